@@ -1,0 +1,343 @@
+"""Administration of jurisdictions, agencies, users and teams.
+
+Every function takes ``session`` and ``actor`` keyword-only, checks permission, writes
+one audit event per change in the same transaction, and flushes; the caller's boundary
+commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from defchain import audit
+from defchain.access.models import (
+    Agency,
+    Grant,
+    Jurisdiction,
+    Team,
+    TeamMembership,
+    User,
+    UserSession,
+)
+from defchain.access.policy import Actor, require
+from defchain.access.rules import Permission, Role, password_problem
+from defchain.access.schemas import AgencyIn, JurisdictionIn, TeamIn, UserIn
+from defchain.access.security import hash_password
+from defchain.errors import Conflict, NotFound, ValidationFailed
+
+P = Permission
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    tag: str,
+    subject: Any,
+    changes: dict[str, Any],
+    now: datetime,
+) -> None:
+    audit.record(
+        session,
+        actor_id=actor.audit_id,
+        actor_label=actor.label,
+        tag=tag,
+        subject_type=type(subject).__name__.lower(),
+        subject_id=subject.id,
+        changes=changes,
+        at=now,
+    )
+
+
+def _snapshot(obj: Any, fields: list[str]) -> dict[str, Any]:
+    return {f: getattr(obj, f) for f in fields}
+
+
+def _ensure_unique(session: Session, model: Any, column: Any, value: str, field: str,
+                   exclude_id: int | None = None) -> None:
+    query = select(model.id).where(func.lower(column) == value.lower())
+    if exclude_id is not None:
+        query = query.where(model.id != exclude_id)
+    if session.scalar(query) is not None:
+        raise Conflict(f"{field}: '{value}' is already in use.", field=field)
+
+
+def _require_exists(session: Session, model: Any, record_id: int, field: str) -> None:
+    if session.get(model, record_id) is None:
+        raise ValidationFailed(f"{field}: no such record (id {record_id}).", field=field)
+
+
+# --- jurisdictions -------------------------------------------------------------------
+
+JURISDICTION_FIELDS = ["name", "state", "county", "city", "timezone"]
+
+
+def create_jurisdiction(
+    session: Session, *, actor: Actor, data: JurisdictionIn, now: datetime
+) -> Jurisdiction:
+    """Add a jurisdiction."""
+    require(actor, P.ACCESS_JURISDICTION_WRITE)
+    _ensure_unique(session, Jurisdiction, Jurisdiction.name, data.name, "name")
+    jurisdiction = Jurisdiction(**data.model_dump(), created_at=now)
+    session.add(jurisdiction)
+    session.flush()
+    _audit(session, actor, "access:jurisdiction:created", jurisdiction,
+           {f: [None, v] for f, v in data.model_dump().items()}, now)
+    return jurisdiction
+
+
+def update_jurisdiction(
+    session: Session, *, actor: Actor, jurisdiction: Jurisdiction, data: JurisdictionIn,
+    now: datetime,
+) -> Jurisdiction:
+    """Change a jurisdiction's name, place or time zone."""
+    require(actor, P.ACCESS_JURISDICTION_WRITE, jurisdiction)
+    _ensure_unique(session, Jurisdiction, Jurisdiction.name, data.name, "name", jurisdiction.id)
+    before = _snapshot(jurisdiction, JURISDICTION_FIELDS)
+    for field, value in data.model_dump().items():
+        setattr(jurisdiction, field, value)
+    changes = audit.diff(before, _snapshot(jurisdiction, JURISDICTION_FIELDS))
+    if changes:
+        _audit(session, actor, "access:jurisdiction:updated", jurisdiction, changes, now)
+    session.flush()
+    return jurisdiction
+
+
+# --- agencies ------------------------------------------------------------------------
+
+AGENCY_FIELDS = ["name", "kind", "jurisdiction_id", "phone", "email", "active"]
+
+
+def create_agency(session: Session, *, actor: Actor, data: AgencyIn, now: datetime) -> Agency:
+    """Add an agency in a jurisdiction."""
+    require(actor, P.ACCESS_AGENCY_WRITE)
+    _ensure_unique(session, Agency, Agency.name, data.name, "name")
+    _require_exists(session, Jurisdiction, data.jurisdiction_id, "jurisdiction_id")
+    agency = Agency(**data.model_dump(), created_at=now)
+    session.add(agency)
+    session.flush()
+    _audit(session, actor, "access:agency:created", agency,
+           {f: [None, v] for f, v in data.model_dump().items()}, now)
+    return agency
+
+
+def update_agency(
+    session: Session, *, actor: Actor, agency: Agency, data: AgencyIn, now: datetime
+) -> Agency:
+    """Change an agency's details."""
+    require(actor, P.ACCESS_AGENCY_WRITE, agency)
+    _ensure_unique(session, Agency, Agency.name, data.name, "name", agency.id)
+    _require_exists(session, Jurisdiction, data.jurisdiction_id, "jurisdiction_id")
+    before = _snapshot(agency, AGENCY_FIELDS)
+    for field, value in data.model_dump().items():
+        setattr(agency, field, value)
+    changes = audit.diff(before, _snapshot(agency, AGENCY_FIELDS))
+    if changes:
+        _audit(session, actor, "access:agency:updated", agency, changes, now)
+    session.flush()
+    return agency
+
+
+# --- users ---------------------------------------------------------------------------
+
+USER_FIELDS = ["username", "full_name", "email", "agency_id", "roles", "clearances"]
+
+
+def _check_password(password: str, username: str) -> None:
+    problem = password_problem(password, username=username)
+    if problem:
+        raise ValidationFailed(f"password: {problem}", field="password")
+
+
+def create_user(
+    session: Session, *, actor: Actor, data: UserIn, password: str, now: datetime
+) -> User:
+    """Add a staff account with an initial password."""
+    require(actor, P.ACCESS_USER_WRITE)
+    _ensure_unique(session, User, User.username, data.username, "username")
+    _require_exists(session, Agency, data.agency_id, "agency_id")
+    _check_password(password, data.username)
+    values = data.model_dump(mode="json")
+    values["roles"] = sorted(set(values["roles"]))
+    values["clearances"] = sorted(set(values["clearances"]))
+    user = User(**values, password_hash=hash_password(password), created_at=now)
+    session.add(user)
+    session.flush()
+    _audit(session, actor, "access:user:created", user,
+           {f: [None, values[f]] for f in USER_FIELDS}, now)
+    return user
+
+
+def update_user(session: Session, *, actor: Actor, user: User, data: UserIn,
+                now: datetime) -> User:
+    """Change a user's profile, agency, roles or clearances."""
+    require(actor, P.ACCESS_USER_WRITE, user)
+    _ensure_unique(session, User, User.username, data.username, "username", user.id)
+    _require_exists(session, Agency, data.agency_id, "agency_id")
+    if user.id == actor.user_id and Role.ADMIN not in data.roles:
+        raise ValidationFailed("roles: you cannot remove your own administrator role.",
+                               field="roles")
+    before = _snapshot(user, USER_FIELDS)
+    values = data.model_dump(mode="json")
+    values["roles"] = sorted(set(values["roles"]))
+    values["clearances"] = sorted(set(values["clearances"]))
+    for field, value in values.items():
+        setattr(user, field, value)
+    changes = audit.diff(before, _snapshot(user, USER_FIELDS))
+    if changes:
+        _audit(session, actor, "access:user:updated", user, changes, now)
+    session.flush()
+    return user
+
+
+def end_all_sessions(session: Session, *, user: User, now: datetime) -> int:
+    """End every open sign-in session of ``user``; returns how many."""
+    open_sessions = session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    ).all()
+    for user_session in open_sessions:
+        user_session.ended_at = now
+    return len(open_sessions)
+
+
+def set_disabled(session: Session, *, actor: Actor, user: User, disabled: bool,
+                 now: datetime) -> User:
+    """Disable (signing the user out everywhere) or re-enable an account."""
+    require(actor, P.ACCESS_USER_WRITE, user)
+    if disabled and user.id == actor.user_id:
+        raise ValidationFailed("user: you cannot disable your own account.", field="user")
+    if user.disabled != disabled:
+        user.disabled = disabled
+        if disabled:
+            end_all_sessions(session, user=user, now=now)
+        tag = "access:user:disabled" if disabled else "access:user:enabled"
+        _audit(session, actor, tag, user, {"disabled": [not disabled, disabled]}, now)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, *, actor: Actor, user: User, password: str,
+                 now: datetime) -> None:
+    """An administrator sets a new password; the user's sessions end."""
+    require(actor, P.ACCESS_USER_WRITE, user)
+    _check_password(password, user.username)
+    user.password_hash = hash_password(password)
+    end_all_sessions(session, user=user, now=now)
+    _audit(session, actor, "access:user:password_set", user, {"password": ["***", "***"]}, now)
+    session.flush()
+
+
+def reset_mfa(session: Session, *, actor: Actor, user: User, now: datetime) -> None:
+    """Remove the user's authenticator; they enrol again at next sign-in."""
+    require(actor, P.ACCESS_USER_WRITE, user)
+    was_enabled = user.mfa_enabled
+    user.mfa_secret = None
+    user.mfa_enabled = False
+    user.mfa_last_step = 0
+    end_all_sessions(session, user=user, now=now)
+    _audit(session, actor, "access:user:mfa_reset", user, {"mfa_enabled": [was_enabled, False]},
+           now)
+    session.flush()
+
+
+def unlock(session: Session, *, actor: Actor, user: User, now: datetime) -> None:
+    """Lift a sign-in lockout before it expires."""
+    require(actor, P.ACCESS_USER_WRITE, user)
+    before = user.locked_until
+    user.locked_until = None
+    user.failed_signins = 0
+    _audit(session, actor, "access:user:unlocked", user, {"locked_until": [before, None]}, now)
+    session.flush()
+
+
+# --- teams ---------------------------------------------------------------------------
+
+
+def create_team(session: Session, *, actor: Actor, data: TeamIn, now: datetime) -> Team:
+    """Create a team; members are added one by one."""
+    require(actor, P.ACCESS_TEAM_CREATE)
+    _ensure_unique(session, Team, Team.name, data.name, "name")
+    _require_exists(session, Jurisdiction, data.jurisdiction_id, "jurisdiction_id")
+    team = Team(**data.model_dump(), created_at=now)
+    session.add(team)
+    session.flush()
+    _audit(session, actor, "access:team:created", team,
+           {f: [None, v] for f, v in data.model_dump().items()}, now)
+    return team
+
+
+def add_member(session: Session, *, actor: Actor, team: Team, user_id: int, is_lead: bool,
+               now: datetime) -> TeamMembership:
+    """Put a user (from any agency) on the team, or change whether they lead it."""
+    require(actor, P.ACCESS_TEAM_MANAGE, team)
+    user = session.get(User, user_id)
+    if user is None or user.disabled:
+        raise ValidationFailed("user_id: choose an active user.", field="user_id")
+    membership = session.scalar(
+        select(TeamMembership).where(TeamMembership.team_id == team.id,
+                                     TeamMembership.user_id == user_id)
+    )
+    if membership is None:
+        membership = TeamMembership(team_id=team.id, user_id=user_id, is_lead=is_lead)
+        session.add(membership)
+        changes: dict[str, Any] = {"member": [None, user.username], "is_lead": [None, is_lead]}
+    else:
+        changes = {"is_lead": [membership.is_lead, is_lead]}
+        membership.is_lead = is_lead
+    session.flush()
+    _audit(session, actor, "access:team:member_set", team, changes, now)
+    return membership
+
+
+def remove_member(session: Session, *, actor: Actor, team: Team, user_id: int,
+                  now: datetime) -> None:
+    """Take a user off the team."""
+    require(actor, P.ACCESS_TEAM_MANAGE, team)
+    membership = session.scalar(
+        select(TeamMembership).where(TeamMembership.team_id == team.id,
+                                     TeamMembership.user_id == user_id)
+    )
+    if membership is None:
+        raise NotFound(f"User {user_id} is not on this team.")
+    username = membership.user.username
+    session.delete(membership)
+    session.flush()
+    _audit(session, actor, "access:team:member_removed", team, {"member": [username, None]}, now)
+
+
+# --- actors --------------------------------------------------------------------------
+
+
+def actor_for(session: Session, user: User) -> Actor:
+    """Build the policy's view of a user: roles, clearances, teams and grants."""
+    memberships = session.scalars(
+        select(TeamMembership).where(TeamMembership.user_id == user.id)
+    ).all()
+    team_ids = frozenset(m.team_id for m in memberships)
+    grants_rows = session.scalars(
+        select(Grant).where(
+            Grant.revoked_at.is_(None),
+            ((Grant.grantee_type == "user") & (Grant.grantee_id == user.id))
+            | ((Grant.grantee_type == "agency") & (Grant.grantee_id == user.agency_id))
+            | ((Grant.grantee_type == "team") & Grant.grantee_id.in_(team_ids)),
+        )
+    ).all()
+    grants: dict[tuple[str, int], Any] = {}
+    for grant in grants_rows:
+        key = (grant.resource_type, grant.resource_id)
+        if grants.get(key) != "write":
+            grants[key] = grant.level
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        full_name=user.full_name,
+        agency_id=user.agency_id,
+        roles=frozenset(Role(r) for r in user.roles),
+        clearances=frozenset(user.clearances),
+        team_ids=team_ids,
+        led_team_ids=frozenset(m.team_id for m in memberships if m.is_lead),
+        grants=grants,
+    )

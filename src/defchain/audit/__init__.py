@@ -1,0 +1,17 @@
+"""Append-only, hash-chained audit events (public API of the audit domain)."""
+
+from defchain.audit.models import AuditEvent
+from defchain.audit.queries import count_events, recent_events
+from defchain.audit.rules import ChainProblem
+from defchain.audit.service import VerifyResult, diff, record, verify
+
+__all__ = [
+    "AuditEvent",
+    "ChainProblem",
+    "VerifyResult",
+    "count_events",
+    "diff",
+    "recent_events",
+    "record",
+    "verify",
+]

@@ -1,0 +1,119 @@
+"""Write and verify audit events, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from defchain.audit.models import AuditEvent
+from defchain.audit.rules import (
+    GENESIS_HASH,
+    TAG_PATTERN,
+    ChainProblem,
+    EventContent,
+    check_chain,
+    event_hash,
+    normalize_changes,
+)
+
+# Any constant works; it serializes appenders on PostgreSQL. SQLite transactions
+# already begin IMMEDIATE, which serializes writers.
+_PG_CHAIN_LOCK_KEY = 7_406_118_232
+
+
+def record(
+    session: Session,
+    *,
+    actor_id: int | None,
+    actor_label: str,
+    tag: str,
+    subject_type: str,
+    subject_id: str | int,
+    changes: Mapping[str, Any] | None = None,
+    at: datetime,
+) -> AuditEvent:
+    """Append one event to the chain in the current transaction (flushes, never commits)."""
+    if not TAG_PATTERN.match(tag):
+        raise ValueError(f"audit tag {tag!r} must look like domain:subject:action")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK_KEY})
+    head = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    content = EventContent(
+        seq=seq,
+        at=at,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        tag=tag,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        changes=normalize_changes(changes or {}),
+        prev_hash=prev_hash,
+    )
+    event = AuditEvent(
+        seq=content.seq,
+        at=content.at,
+        actor_id=content.actor_id,
+        actor_label=content.actor_label,
+        tag=content.tag,
+        subject_type=content.subject_type,
+        subject_id=content.subject_id,
+        changes=dict(content.changes),
+        prev_hash=content.prev_hash,
+        hash=event_hash(content),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``{field: [old, new]}`` for the fields whose value changed."""
+    return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of checking the whole chain."""
+
+    checked: int
+    head_hash: str
+    problems: list[ChainProblem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _stored_events(session: Session) -> Iterator[tuple[EventContent, str]]:
+    rows = session.execute(select(AuditEvent).order_by(AuditEvent.seq, AuditEvent.id))
+    for (event,) in rows:
+        yield (
+            EventContent(
+                seq=event.seq,
+                at=event.at,
+                actor_id=event.actor_id,
+                actor_label=event.actor_label,
+                tag=event.tag,
+                subject_type=event.subject_type,
+                subject_id=event.subject_id,
+                changes=event.changes,
+                prev_hash=event.prev_hash,
+            ),
+            event.hash,
+        )
+
+
+def verify(session: Session) -> VerifyResult:
+    """Recompute every hash and link; report each edited, deleted or inserted row."""
+    events = list(_stored_events(session))
+    problems = check_chain(events)
+    head = events[-1][1] if events else GENESIS_HASH
+    return VerifyResult(checked=len(events), head_hash=head, problems=problems)

@@ -1,0 +1,38 @@
+"""Time as a dependency: rules take ``now`` as a value; services get it from a Clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that tells the current time, timezone-aware in UTC."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FrozenClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **kwargs: float) -> None:
+        """Move forward, e.g. ``advance(minutes=31)``."""
+        self._now += timedelta(**kwargs)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Treat naive datetimes read back from SQLite as UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,115 @@
+"""The application factory: settings, database, middleware, routes, error pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse, Response
+
+from defchain.access.auth import AuthPolicy
+from defchain.clock import Clock, SystemClock
+from defchain.config import Settings, get_settings
+from defchain.db import make_engine, make_session_factory
+from defchain.errors import DomainError
+from defchain.web.deps import AppContext, SigninRequired, csrf_protect
+from defchain.web.routes import accounts, admin, audit_log, home, signin, teams
+from defchain.web.security import (
+    CSRF_COOKIE,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    new_csrf_seed,
+)
+from defchain.web.templating import render
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               clock: Clock | None = None) -> FastAPI:
+    """Build the web application (``uvicorn --factory defchain.web.app:create_app``)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    app = FastAPI(
+        title="Defense Chain",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.ctx = AppContext(
+        settings=settings,
+        session_factory=make_session_factory(engine),
+        clock=clock or SystemClock(),
+        auth_policy=AuthPolicy(
+            mfa_required=settings.mfa_required,
+            lockout_threshold=settings.lockout_threshold,
+            lockout_minutes=settings.lockout_minutes,
+            idle_minutes=settings.session_idle_minutes,
+            max_hours=settings.session_max_hours,
+        ),
+    )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (signin, home, accounts, admin, teams, audit_log):
+        app.include_router(module.router)
+    _install_csrf_cookie(app, secure=settings.secure_cookies)
+    _install_error_pages(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
+    return app
+
+
+def _install_csrf_cookie(app: FastAPI, *, secure: bool) -> None:
+    @app.middleware("http")
+    async def csrf_cookie(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        seed = request.cookies.get(CSRF_COOKIE)
+        fresh = not seed
+        request.state.csrf_seed = seed or new_csrf_seed()
+        response = await call_next(request)
+        if fresh and not request.url.path.startswith("/static/"):
+            response.set_cookie(CSRF_COOKIE, request.state.csrf_seed, httponly=True,
+                                secure=secure, samesite="lax", path="/")
+        return response
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(SigninRequired)
+    async def _signin(request: Request, exc: SigninRequired) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": exc.location})
+        return RedirectResponse(exc.location, status_code=303)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return _error(request, exc.status_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg')}")
+        return _error(request, 422, "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "This page does not exist.", 405: "This page does not accept that."}
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        return _error(request, exc.status_code, messages.get(exc.status_code, detail))
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    accept = request.headers.get("accept", "")
+    if "application/json" in accept and "text/html" not in accept:
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"detail": message}, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message},
+                  status_code=status)

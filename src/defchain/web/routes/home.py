@@ -1,0 +1,33 @@
+"""The landing page for each role, and the oversight summary (aggregates only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from defchain.access import Permission, queries, require
+from defchain.web.deps import Ctx, CurrentActor, Db
+from defchain.web.templating import render
+
+router = APIRouter()
+
+
+@router.get("/home")
+def home(request: Request, db: Db, actor: CurrentActor, enrolled: str | None = None) -> Response:
+    """What the signed-in user works on."""
+    context: dict[str, object] = {
+        "enrolled": bool(enrolled),
+        "teams": queries.teams(db, actor) if Permission.ACCESS_TEAM_READ in actor.permissions
+        else [],
+        "agency": next(iter(queries.agencies(db, actor)), None)
+        if Permission.ACCESS_AGENCY_READ in actor.permissions else None,
+    }
+    return render(request, "home.html", context)
+
+
+@router.get("/oversight")
+def oversight(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
+    """Counts for officials; never a person's record."""
+    require(actor, Permission.OVERSIGHT_SUMMARY_READ)
+    summary = queries.summary(db, now=ctx.clock.now())
+    return render(request, "oversight.html", {"summary": summary})

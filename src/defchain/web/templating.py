@@ -1,0 +1,72 @@
+"""Jinja2 rendering with the layout's shared context: actor, navigation, CSRF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse
+
+from defchain.access import AGENCY_KIND_LABELS, LABEL_DESCRIPTIONS, ROLE_LABELS, Actor, Permission
+from defchain.web.forms import FIELD_LABELS, error_summary
+from defchain.web.security import csrf_token
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.globals.update(
+    ROLE_LABELS=ROLE_LABELS,
+    LABEL_DESCRIPTIONS=LABEL_DESCRIPTIONS,
+    AGENCY_KIND_LABELS=AGENCY_KIND_LABELS,
+    FIELD_LABELS=FIELD_LABELS,
+    error_summary=error_summary,
+)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One link in the header navigation."""
+
+    label: str
+    href: str
+    permission: Permission | None
+
+
+NAV: list[NavItem] = [
+    NavItem("Home", "/home", None),
+    NavItem("Teams", "/teams", Permission.ACCESS_TEAM_READ),
+    NavItem("Jurisdictions", "/admin/jurisdictions", Permission.ACCESS_JURISDICTION_WRITE),
+    NavItem("Agencies", "/admin/agencies", Permission.ACCESS_AGENCY_WRITE),
+    NavItem("Users", "/admin/users", Permission.ACCESS_USER_WRITE),
+    NavItem("Audit log", "/audit", Permission.AUDIT_EVENT_READ),
+    NavItem("Oversight", "/oversight", Permission.OVERSIGHT_SUMMARY_READ),
+    NavItem("My account", "/account", Permission.ACCESS_ACCOUNT_MANAGE),
+]
+
+
+def nav_for(actor: Actor | None) -> list[NavItem]:
+    """The navigation follows the role: only what the actor may use."""
+    if actor is None:
+        return []
+    return [i for i in NAV if i.permission is None or i.permission in actor.permissions]
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    """Render a page inside the layout."""
+    ctx = request.app.state.ctx
+    actor: Actor | None = getattr(request.state, "actor", None)
+    seed = getattr(request.state, "csrf_seed", "")
+    values: dict[str, Any] = {
+        "actor": actor,
+        "nav": nav_for(actor),
+        "current_path": request.url.path,
+        "csrf_token": csrf_token(ctx.settings.secret_key, seed),
+        "demo": ctx.settings.demo,
+        "errors": {},
+        "values": {},
+    }
+    values.update(context or {})
+    return templates.TemplateResponse(request, template, values, status_code=status_code)
