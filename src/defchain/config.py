@@ -17,8 +17,11 @@ MIN_SECRET_KEY_LENGTH = 32
 WEAK_SECRET_KEYS = frozenset({"changeme", "secret", "dev", "development", "insecure", "password"})
 
 
-class ConfigError(ValueError):
-    """The configuration is unsafe or invalid; the message is one line for the operator."""
+class ConfigError(Exception):
+    """The configuration is unsafe or invalid; the message is one line for the operator.
+
+    Not a ``ValueError``: pydantic would wrap that in a multi-line ``ValidationError``.
+    """
 
 
 class Settings(BaseSettings):
@@ -55,8 +58,10 @@ class Settings(BaseSettings):
                     "DEFCHAIN_SECRET_KEY is not set: set it to a random value of at least "
                     f"{MIN_SECRET_KEY_LENGTH} characters (or DEFCHAIN_DEMO=1 for a demo)."
                 )
-            if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in WEAK_SECRET_KEYS or (
-                len(set(key)) < 8
+            if (
+                len(key) < MIN_SECRET_KEY_LENGTH
+                or key.lower() in WEAK_SECRET_KEYS
+                or (len(set(key)) < 8)
             ):
                 raise ConfigError(
                     "DEFCHAIN_SECRET_KEY is too weak: use a random value of at least "

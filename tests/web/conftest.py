@@ -26,8 +26,7 @@ TOKEN = csrf_token(SECRET, CSRF_SEED)
 @pytest.fixture
 def settings() -> Settings:
     """Production settings (MFA required), with cookies allowed over the test's http."""
-    return Settings(demo=False, secret_key=SECRET, cookie_secure=False,
-                    database_url="sqlite://")
+    return Settings(demo=False, secret_key=SECRET, cookie_secure=False, database_url="sqlite://")
 
 
 @pytest.fixture
@@ -61,8 +60,15 @@ def sign_in_as(db: Session, clock: FrozenClock, client: Browser, user_id: int) -
     """Give ``client`` a fully verified session for ``user_id`` (the sign-in flow itself
     is tested separately, end to end)."""
     token = new_session_token()
-    db.add(UserSession(token_hash=token_digest(token), user_id=user_id,
-                       created_at=clock.now(), last_seen_at=clock.now(), mfa_verified=True))
+    db.add(
+        UserSession(
+            token_hash=token_digest(token),
+            user_id=user_id,
+            created_at=clock.now(),
+            last_seen_at=clock.now(),
+            mfa_verified=True,
+        )
+    )
     db.flush()
     client.cookies.set(SESSION_COOKIE, token)
 

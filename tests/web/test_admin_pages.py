@@ -19,14 +19,24 @@ def audit_count(db: Any, tag: str) -> int:
 
 def test_admin_creates_an_agency_and_it_is_audited(cast: Any, browser_for: Any, db: Any) -> None:
     client = browser_for(cast.admin.id)
-    response = client.form("/admin/agencies/new", {
-        "name": "Agency D Sheriff", "kind": "sheriff",
-        "jurisdiction_id": str(cast.jurisdiction.id), "phone": "555-0100", "active": "on"})
+    response = client.form(
+        "/admin/agencies/new",
+        {
+            "name": "Agency D Sheriff",
+            "kind": "sheriff",
+            "jurisdiction_id": str(cast.jurisdiction.id),
+            "phone": "555-0100",
+            "active": "on",
+        },
+    )
     assert response.status_code == 303
     agency = db.scalar(select(Agency).where(Agency.name == "Agency D Sheriff"))
     assert agency is not None and agency.kind == "sheriff" and agency.active
-    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "access:agency:created",
-                                               AuditEvent.subject_id == str(agency.id)))
+    event = db.scalar(
+        select(AuditEvent).where(
+            AuditEvent.tag == "access:agency:created", AuditEvent.subject_id == str(agency.id)
+        )
+    )
     assert event is not None
     assert event.actor_id == cast.admin.id
     assert event.changes["name"] == [None, "Agency D Sheriff"]
@@ -38,9 +48,16 @@ def test_bad_agency_form_names_each_field_keeps_input_and_writes_nothing(
     before = db.scalar(select(func.count(Agency.id)))
     events_before = db.scalar(select(func.count(AuditEvent.id)))
     client = browser_for(cast.admin.id)
-    response = client.form("/admin/agencies/new", {
-        "name": "", "kind": "spaceport", "jurisdiction_id": str(cast.jurisdiction.id),
-        "phone": "555-0199", "email": "not-an-email"})
+    response = client.form(
+        "/admin/agencies/new",
+        {
+            "name": "",
+            "kind": "spaceport",
+            "jurisdiction_id": str(cast.jurisdiction.id),
+            "phone": "555-0199",
+            "email": "not-an-email",
+        },
+    )
     assert response.status_code == 422
     errors = " | ".join(field_errors(response.text))
     assert "Name: is required" in errors
@@ -52,17 +69,23 @@ def test_bad_agency_form_names_each_field_keeps_input_and_writes_nothing(
 
 
 def test_duplicate_agency_name_is_a_field_error(cast: Any, browser_for: Any, db: Any) -> None:
-    response = browser_for(cast.admin.id).form("/admin/agencies/new", {
-        "name": cast.agency_b.name.upper(), "kind": "police",
-        "jurisdiction_id": str(cast.jurisdiction.id)})
+    response = browser_for(cast.admin.id).form(
+        "/admin/agencies/new",
+        {
+            "name": cast.agency_b.name.upper(),
+            "kind": "police",
+            "jurisdiction_id": str(cast.jurisdiction.id),
+        },
+    )
     assert response.status_code == 422
-    assert any(e.startswith("Name:") and "already in use" in e
-               for e in field_errors(response.text))
+    assert any(e.startswith("Name:") and "already in use" in e for e in field_errors(response.text))
 
 
 def test_unknown_form_field_is_refused(cast: Any, browser_for: Any) -> None:
-    response = browser_for(cast.admin.id).form("/admin/jurisdictions/new", {
-        "name": "Somewhere", "state": "OH", "timezone": "America/New_York", "is_admin": "1"})
+    response = browser_for(cast.admin.id).form(
+        "/admin/jurisdictions/new",
+        {"name": "Somewhere", "state": "OH", "timezone": "America/New_York", "is_admin": "1"},
+    )
     assert response.status_code == 422
     assert "is_admin" in response.text
 
@@ -70,8 +93,10 @@ def test_unknown_form_field_is_refused(cast: Any, browser_for: Any) -> None:
 def test_jurisdiction_validation_names_state_and_timezone(
     cast: Any, browser_for: Any, db: Any
 ) -> None:
-    response = browser_for(cast.admin.id).form("/admin/jurisdictions/new", {
-        "name": "Nowhere", "state": "ZZ", "timezone": "Mars/Olympus_Mons"})
+    response = browser_for(cast.admin.id).form(
+        "/admin/jurisdictions/new",
+        {"name": "Nowhere", "state": "ZZ", "timezone": "Mars/Olympus_Mons"},
+    )
     assert response.status_code == 422
     errors = field_errors(response.text)
     assert any(e.startswith("State:") for e in errors)
@@ -80,30 +105,52 @@ def test_jurisdiction_validation_names_state_and_timezone(
 
 
 def test_user_with_weak_password_is_not_created(cast: Any, browser_for: Any, db: Any) -> None:
-    response = browser_for(cast.admin.id).form("/admin/users/new", {
-        "username": "weak.one", "full_name": "Weak One", "agency_id": str(cast.agency_a.id),
-        "roles": "team_member", "password": "short"})
+    response = browser_for(cast.admin.id).form(
+        "/admin/users/new",
+        {
+            "username": "weak.one",
+            "full_name": "Weak One",
+            "agency_id": str(cast.agency_a.id),
+            "roles": "team_member",
+            "password": "short",
+        },
+    )
     assert response.status_code == 422
-    assert any(e.startswith("Initial password:") and "12 characters" in e
-               for e in field_errors(response.text))
+    assert any(
+        e.startswith("Initial password:") and "12 characters" in e
+        for e in field_errors(response.text)
+    )
     assert 'value="weak.one"' in response.text
     assert db.scalar(select(User).where(User.username == "weak.one")) is None
     assert audit_count(db, "access:user:created") == 7  # only the cast
 
 
 def test_user_needs_at_least_one_role(cast: Any, browser_for: Any) -> None:
-    response = browser_for(cast.admin.id).form("/admin/users/new", {
-        "username": "no.role", "full_name": "No Role", "agency_id": str(cast.agency_a.id),
-        "password": "a long enough passphrase"})
+    response = browser_for(cast.admin.id).form(
+        "/admin/users/new",
+        {
+            "username": "no.role",
+            "full_name": "No Role",
+            "agency_id": str(cast.agency_a.id),
+            "password": "a long enough passphrase",
+        },
+    )
     assert response.status_code == 422
     assert any(e.startswith("Roles:") for e in field_errors(response.text))
 
 
 def test_admin_sets_roles_and_clearances(cast: Any, browser_for: Any, db: Any) -> None:
     client = browser_for(cast.admin.id)
-    response = client.form(f"/admin/users/{cast.member_b.id}/edit", {
-        "username": "member_b", "full_name": "Member B", "agency_id": str(cast.agency_b.id),
-        "roles": ["team_member", "fusion_analyst"], "clearances": ["education", "cji"]})
+    response = client.form(
+        f"/admin/users/{cast.member_b.id}/edit",
+        {
+            "username": "member_b",
+            "full_name": "Member B",
+            "agency_id": str(cast.agency_b.id),
+            "roles": ["team_member", "fusion_analyst"],
+            "clearances": ["education", "cji"],
+        },
+    )
     assert response.status_code == 303
     db.refresh(cast.member_b)
     assert cast.member_b.roles == ["fusion_analyst", "team_member"]
@@ -119,8 +166,9 @@ def test_admin_disables_a_user_who_then_cannot_sign_in(
     assert response.status_code == 303
     db.refresh(cast.member_b)
     assert cast.member_b.disabled
-    response = anon.form("/signin", {"username": "member_b",
-                                     "password": "correct horse battery staple 42"})
+    response = anon.form(
+        "/signin", {"username": "member_b", "password": "correct horse battery staple 42"}
+    )
     assert response.status_code == 401
     assert audit_count(db, "access:user:disabled") == 1
 
@@ -132,34 +180,44 @@ def test_unknown_account_action_is_404(cast: Any, browser_for: Any) -> None:
 
 def test_admin_builds_a_team_from_two_agencies(cast: Any, browser_for: Any, db: Any) -> None:
     client = browser_for(cast.admin.id)
-    response = client.form("/admin/teams/new", {"name": "Team U",
-                                                "jurisdiction_id": str(cast.jurisdiction.id)})
+    response = client.form(
+        "/admin/teams/new", {"name": "Team U", "jurisdiction_id": str(cast.jurisdiction.id)}
+    )
     assert response.status_code == 303
     team = db.scalar(select(Team).where(Team.name == "Team U"))
     for user, lead in ((cast.analyst_a, "on"), (cast.user_c, "")):
-        assert client.form(f"/teams/{team.id}/members",
-                           {"user_id": str(user.id), "is_lead": lead}).status_code == 303
+        assert (
+            client.form(
+                f"/teams/{team.id}/members", {"user_id": str(user.id), "is_lead": lead}
+            ).status_code
+            == 303
+        )
     members = db.scalars(select(TeamMembership).where(TeamMembership.team_id == team.id)).all()
     assert {(m.user.agency_id, m.is_lead) for m in members} == {
-        (cast.agency_a.id, True), (cast.agency_c.id, False)}
+        (cast.agency_a.id, True),
+        (cast.agency_c.id, False),
+    }
     page = client.get(f"/teams/{team.id}").text
     assert cast.agency_a.name in page and cast.agency_c.name in page
 
 
 def test_team_lead_manages_own_team_but_not_others(cast: Any, browser_for: Any, db: Any) -> None:
     lead = browser_for(cast.lead_a.id)
-    assert lead.form(f"/teams/{cast.team.id}/members",
-                     {"user_id": str(cast.user_c.id)}).status_code == 303
-    other = browser_for(cast.admin.id).form("/admin/teams/new", {
-        "name": "Team V", "jurisdiction_id": str(cast.jurisdiction.id)})
+    assert (
+        lead.form(f"/teams/{cast.team.id}/members", {"user_id": str(cast.user_c.id)}).status_code
+        == 303
+    )
+    other = browser_for(cast.admin.id).form(
+        "/admin/teams/new", {"name": "Team V", "jurisdiction_id": str(cast.jurisdiction.id)}
+    )
     team_v = other.headers["location"].rsplit("/", 1)[1]
-    assert lead.form(f"/teams/{team_v}/members",
-                     {"user_id": str(cast.user_c.id)}).status_code == 404
+    assert (
+        lead.form(f"/teams/{team_v}/members", {"user_id": str(cast.user_c.id)}).status_code == 404
+    )
 
 
 def test_adding_a_member_without_choosing_names_the_field(cast: Any, browser_for: Any) -> None:
-    response = browser_for(cast.lead_a.id).form(f"/teams/{cast.team.id}/members",
-                                                {"user_id": ""})
+    response = browser_for(cast.lead_a.id).form(f"/teams/{cast.team.id}/members", {"user_id": ""})
     assert response.status_code == 422
     assert any(e.startswith("User:") for e in field_errors(response.text))
 

@@ -27,8 +27,9 @@ class Case:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def only(allowed: tuple[str, ...], ok: int, *, denied: int = 403, anon: int = 303,
-         **overrides: int) -> dict[str, int]:
+def only(
+    allowed: tuple[str, ...], ok: int, *, denied: int = 403, anon: int = 303, **overrides: int
+) -> dict[str, int]:
     """``ok`` for the allowed cast members, ``denied`` for the rest, ``anon`` for anonymous."""
     result = {name: (ok if name in allowed else denied) for name in SIGNED_IN}
     result["anon"] = anon
@@ -40,21 +41,30 @@ ALL = SIGNED_IN
 STAFF = ("analyst_a", "lead_a", "member_b", "user_c", "admin")
 ADMIN = ("admin",)
 JURISDICTION = {"name": "Another County", "state": "OH", "timezone": "America/New_York"}
-USER = {"username": "new.person", "full_name": "New Person", "agency_id": "{agency_b}",
-        "roles": "team_member", "password": "a long enough passphrase"}
+USER = {
+    "username": "new.person",
+    "full_name": "New Person",
+    "agency_id": "{agency_b}",
+    "roles": "team_member",
+    "password": "a long enough passphrase",
+}
 
 
 def agency_form(name: str) -> dict[str, Any]:
-    return {"name": name, "kind": "police", "jurisdiction_id": "{jurisdiction}",
-            "active": "on"}
+    return {"name": name, "kind": "police", "jurisdiction_id": "{jurisdiction}", "active": "on"}
 
 
 MATRIX: list[Case] = [
     Case("GET", "/healthz", "/healthz", {n: 200 for n in CAST}),
     Case("GET", "/", "/", {n: 303 for n in CAST}),
     Case("GET", "/signin", "/signin", {n: 200 for n in CAST}),
-    Case("POST", "/signin", "/signin", {n: 401 for n in CAST},
-         {"username": "nobody", "password": "wrong password"}),
+    Case(
+        "POST",
+        "/signin",
+        "/signin",
+        {n: 401 for n in CAST},
+        {"username": "nobody", "password": "wrong password"},
+    ),
     Case("GET", "/signin/mfa", "/signin/mfa", {n: 303 for n in CAST}),
     Case("POST", "/signin/mfa", "/signin/mfa", {n: 303 for n in CAST}, {"code": "123456"}),
     Case("GET", "/mfa/enroll", "/mfa/enroll", only(ALL, 200)),
@@ -63,48 +73,110 @@ MATRIX: list[Case] = [
     Case("GET", "/home", "/home", only(ALL, 200)),
     Case("GET", "/oversight", "/oversight", only(("oversight", "admin"), 200)),
     Case("GET", "/account", "/account", only(ALL, 200)),
-    Case("POST", "/account/password", "/account/password", only(ALL, 422),
-         {"current_password": "not my password", "new_password": "whatever it is now"}),
+    Case(
+        "POST",
+        "/account/password",
+        "/account/password",
+        only(ALL, 422),
+        {"current_password": "not my password", "new_password": "whatever it is now"},
+    ),
     Case("GET", "/audit", "/audit", only(("auditor", "admin"), 200)),
     Case("POST", "/audit/verify", "/audit/verify", only(("auditor", "admin"), 200)),
     Case("GET", "/teams", "/teams", only(STAFF, 200)),
-    Case("GET", "/teams/{team_id}", "/teams/{team}",
-         only(("lead_a", "member_b", "admin"), 200, analyst_a=404, user_c=404)),
-    Case("POST", "/teams/{team_id}/members", "/teams/{team}/members",
-         only(("lead_a", "admin"), 303), {"user_id": "{user_c_id}"}),
-    Case("POST", "/teams/{team_id}/members/{user_id}/remove",
-         "/teams/{team}/members/{member_b_id}/remove", only(("lead_a", "admin"), 303)),
-    Case("GET", "/agencies/{agency_id}", "/agencies/{agency_a}",
-         only(("analyst_a", "lead_a", "admin"), 200, member_b=404, user_c=404)),
+    Case(
+        "GET",
+        "/teams/{team_id}",
+        "/teams/{team}",
+        only(("lead_a", "member_b", "admin"), 200, analyst_a=404, user_c=404),
+    ),
+    Case(
+        "POST",
+        "/teams/{team_id}/members",
+        "/teams/{team}/members",
+        only(("lead_a", "admin"), 303),
+        {"user_id": "{user_c_id}"},
+    ),
+    Case(
+        "POST",
+        "/teams/{team_id}/members/{user_id}/remove",
+        "/teams/{team}/members/{member_b_id}/remove",
+        only(("lead_a", "admin"), 303),
+    ),
+    Case(
+        "GET",
+        "/agencies/{agency_id}",
+        "/agencies/{agency_a}",
+        only(("analyst_a", "lead_a", "admin"), 200, member_b=404, user_c=404),
+    ),
     Case("GET", "/admin/jurisdictions", "/admin/jurisdictions", only(ADMIN, 200)),
     Case("GET", "/admin/jurisdictions/new", "/admin/jurisdictions/new", only(ADMIN, 200)),
-    Case("POST", "/admin/jurisdictions/new", "/admin/jurisdictions/new", only(ADMIN, 303),
-         JURISDICTION),
-    Case("GET", "/admin/jurisdictions/{jurisdiction_id}/edit",
-         "/admin/jurisdictions/{jurisdiction}/edit", only(ADMIN, 200)),
-    Case("POST", "/admin/jurisdictions/{jurisdiction_id}/edit",
-         "/admin/jurisdictions/{jurisdiction}/edit", only(ADMIN, 303), JURISDICTION),
+    Case(
+        "POST",
+        "/admin/jurisdictions/new",
+        "/admin/jurisdictions/new",
+        only(ADMIN, 303),
+        JURISDICTION,
+    ),
+    Case(
+        "GET",
+        "/admin/jurisdictions/{jurisdiction_id}/edit",
+        "/admin/jurisdictions/{jurisdiction}/edit",
+        only(ADMIN, 200),
+    ),
+    Case(
+        "POST",
+        "/admin/jurisdictions/{jurisdiction_id}/edit",
+        "/admin/jurisdictions/{jurisdiction}/edit",
+        only(ADMIN, 303),
+        JURISDICTION,
+    ),
     Case("GET", "/admin/agencies", "/admin/agencies", only(ADMIN, 200)),
     Case("GET", "/admin/agencies/new", "/admin/agencies/new", only(ADMIN, 200)),
-    Case("POST", "/admin/agencies/new", "/admin/agencies/new", only(ADMIN, 303),
-         agency_form("Agency D Sheriff")),
-    Case("GET", "/admin/agencies/{agency_id}/edit", "/admin/agencies/{agency_a}/edit",
-         only(ADMIN, 200)),
-    Case("POST", "/admin/agencies/{agency_id}/edit", "/admin/agencies/{agency_a}/edit",
-         only(ADMIN, 303), agency_form("Agency A Renamed")),
+    Case(
+        "POST",
+        "/admin/agencies/new",
+        "/admin/agencies/new",
+        only(ADMIN, 303),
+        agency_form("Agency D Sheriff"),
+    ),
+    Case(
+        "GET",
+        "/admin/agencies/{agency_id}/edit",
+        "/admin/agencies/{agency_a}/edit",
+        only(ADMIN, 200),
+    ),
+    Case(
+        "POST",
+        "/admin/agencies/{agency_id}/edit",
+        "/admin/agencies/{agency_a}/edit",
+        only(ADMIN, 303),
+        agency_form("Agency A Renamed"),
+    ),
     Case("GET", "/admin/users", "/admin/users", only(ADMIN, 200)),
     Case("GET", "/admin/users/new", "/admin/users/new", only(ADMIN, 200)),
     Case("POST", "/admin/users/new", "/admin/users/new", only(ADMIN, 303), USER),
-    Case("GET", "/admin/users/{user_id}/edit", "/admin/users/{member_b_id}/edit",
-         only(ADMIN, 200)),
-    Case("POST", "/admin/users/{user_id}/edit", "/admin/users/{member_b_id}/edit",
-         only(ADMIN, 303),
-         {**{k: v for k, v in USER.items() if k != "password"}, "username": "member_b"}),
-    Case("POST", "/admin/users/{user_id}/{action}", "/admin/users/{member_b_id}/disable",
-         only(ADMIN, 303)),
+    Case("GET", "/admin/users/{user_id}/edit", "/admin/users/{member_b_id}/edit", only(ADMIN, 200)),
+    Case(
+        "POST",
+        "/admin/users/{user_id}/edit",
+        "/admin/users/{member_b_id}/edit",
+        only(ADMIN, 303),
+        {**{k: v for k, v in USER.items() if k != "password"}, "username": "member_b"},
+    ),
+    Case(
+        "POST",
+        "/admin/users/{user_id}/{action}",
+        "/admin/users/{member_b_id}/disable",
+        only(ADMIN, 303),
+    ),
     Case("GET", "/admin/teams/new", "/admin/teams/new", only(ADMIN, 200)),
-    Case("POST", "/admin/teams/new", "/admin/teams/new", only(ADMIN, 303),
-         {"name": "Team U", "jurisdiction_id": "{jurisdiction}"}),
+    Case(
+        "POST",
+        "/admin/teams/new",
+        "/admin/teams/new",
+        only(ADMIN, 303),
+        {"name": "Team U", "jurisdiction_id": "{jurisdiction}"},
+    ),
 ]
 
 # Routes that are not the app's own pages.
@@ -138,8 +210,11 @@ def test_every_case_names_the_whole_cast() -> None:
 @pytest.mark.parametrize("who", CAST)
 def test_permission_matrix(case: Case, who: str, cast: Any, browser_for: Any) -> None:
     ids = {
-        "team": cast.team.id, "agency_a": cast.agency_a.id, "agency_b": cast.agency_b.id,
-        "jurisdiction": cast.jurisdiction.id, "user_c_id": cast.user_c.id,
+        "team": cast.team.id,
+        "agency_a": cast.agency_a.id,
+        "agency_b": cast.agency_b.id,
+        "jurisdiction": cast.jurisdiction.id,
+        "user_c_id": cast.user_c.id,
         "member_b_id": cast.member_b.id,
     }
     client = browser_for(None if who == "anon" else cast.user(who).id)

@@ -62,14 +62,16 @@ def test_mfa_code_step_and_audit(cast: Any, anon: Any, db: Any, clock: Any) -> N
     assert tags(db)[-2:] == ["access:signin:failed", "access:signin:succeeded"]
 
 
-def test_failed_signins_are_audited_including_unknown_users(cast: Any, anon: Any, db: Any
-                                                            ) -> None:
+def test_failed_signins_are_audited_including_unknown_users(cast: Any, anon: Any, db: Any) -> None:
     anon.form("/signin", {"username": "admin", "password": "nope nope nope"})
     anon.form("/signin", {"username": "ghost", "password": "nope nope nope"})
-    events = db.scalars(select(AuditEvent).where(AuditEvent.tag == "access:signin:failed")
-                        .order_by(AuditEvent.seq)).all()
+    events = db.scalars(
+        select(AuditEvent).where(AuditEvent.tag == "access:signin:failed").order_by(AuditEvent.seq)
+    ).all()
     assert [(e.subject_id, e.changes["stage"][1]) for e in events] == [
-        (str(cast.admin.id), "password"), ("ghost", "unknown_user")]
+        (str(cast.admin.id), "password"),
+        ("ghost", "unknown_user"),
+    ]
 
 
 def test_five_failures_lock_the_account_for_fifteen_minutes(
@@ -127,7 +129,8 @@ def test_demo_mode_does_not_require_mfa(cast: Any, db: Any, clock: Any) -> None:
 
     app = create_app(Settings(demo=True), engine=db.get_bind().engine, clock=clock)
     app.state.ctx.session_factory = sessionmaker(
-        bind=db.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False)
+        bind=db.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     with Browser(app, base_url="http://testserver") as client:
         client.cookies.set("dc_csrf", CSRF_SEED)
         # The demo app has its own random secret key, so sign the token with it.
@@ -135,8 +138,10 @@ def test_demo_mode_does_not_require_mfa(cast: Any, db: Any, clock: Any) -> None:
 
         token = csrf_token(app.state.ctx.settings.secret_key, CSRF_SEED)
         assert token != TOKEN
-        response = client.post("/signin", follow_redirects=False,
-                               data={"csrf_token": token, "username": "analyst_a",
-                                     "password": PASSWORD})
+        response = client.post(
+            "/signin",
+            follow_redirects=False,
+            data={"csrf_token": token, "username": "analyst_a", "password": PASSWORD},
+        )
         assert response.headers["location"] == "/home"
         assert "Demo mode" in client.get("/home").text

@@ -55,8 +55,15 @@ class SigninResult:
     next_step: Literal["mfa", "enroll", "done"] | None = None
 
 
-def _audit(session: Session, user: User | None, tag: str, changes: dict[str, list[object]],
-           now: datetime, *, subject_id: str | int | None = None) -> None:
+def _audit(
+    session: Session,
+    user: User | None,
+    tag: str,
+    changes: dict[str, list[object]],
+    now: datetime,
+    *,
+    subject_id: str | int | None = None,
+) -> None:
     audit.record(
         session,
         actor_id=user.id if user else None,
@@ -69,17 +76,19 @@ def _audit(session: Session, user: User | None, tag: str, changes: dict[str, lis
     )
 
 
-def _record_failure(session: Session, user: User, policy: AuthPolicy, now: datetime,
-                    stage: str) -> str:
+def _record_failure(
+    session: Session, user: User, policy: AuthPolicy, now: datetime, stage: str
+) -> str:
     user.failed_signins, locked_until = lockout_after_failure(
-        user.failed_signins, now=now, threshold=policy.lockout_threshold,
+        user.failed_signins,
+        now=now,
+        threshold=policy.lockout_threshold,
         minutes=policy.lockout_minutes,
     )
     _audit(session, user, "access:signin:failed", {"stage": [None, stage]}, now)
     if locked_until is not None:
         user.locked_until = locked_until
-        _audit(session, user, "access:account:locked", {"locked_until": [None, locked_until]},
-               now)
+        _audit(session, user, "access:account:locked", {"locked_until": [None, locked_until]}, now)
         return locked_message(policy)
     return GENERIC_FAILURE if stage == "password" else "That code is not correct."
 
@@ -92,15 +101,22 @@ def locked_message(policy: AuthPolicy) -> str:
     )
 
 
-def sign_in(session: Session, *, username: str, password: str, policy: AuthPolicy,
-            now: datetime) -> SigninResult:
+def sign_in(
+    session: Session, *, username: str, password: str, policy: AuthPolicy, now: datetime
+) -> SigninResult:
     """Check the password and open a session that may still need its second factor."""
     username = username.strip().lower()
     user = session.scalar(select(User).where(func.lower(User.username) == username))
     if user is None:
         verify_password(password, None)
-        _audit(session, None, "access:signin:failed",
-               {"stage": [None, "unknown_user"]}, now, subject_id=username[:80] or "?")
+        _audit(
+            session,
+            None,
+            "access:signin:failed",
+            {"stage": [None, "unknown_user"]},
+            now,
+            subject_id=username[:80] or "?",
+        )
         return SigninResult(ok=False, message=GENERIC_FAILURE)
     if user.disabled:
         verify_password(password, None)
@@ -110,12 +126,22 @@ def sign_in(session: Session, *, username: str, password: str, policy: AuthPolic
         _audit(session, user, "access:signin:failed", {"stage": [None, "locked"]}, now)
         return SigninResult(ok=False, message=locked_message(policy))
     if not verify_password(password, user.password_hash):
-        return SigninResult(ok=False, message=_record_failure(session, user, policy, now,
-                                                              "password"))
+        return SigninResult(
+            ok=False, message=_record_failure(session, user, policy, now, "password")
+        )
     token = new_session_token()
-    needs = "mfa" if user.mfa_enabled else ("enroll" if policy.mfa_required else "done")
-    session.add(UserSession(token_hash=token_digest(token), user_id=user.id, created_at=now,
-                            last_seen_at=now, mfa_verified=needs == "done"))
+    needs: Literal["mfa", "enroll", "done"] = (
+        "mfa" if user.mfa_enabled else ("enroll" if policy.mfa_required else "done")
+    )
+    session.add(
+        UserSession(
+            token_hash=token_digest(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            mfa_verified=needs == "done",
+        )
+    )
     if needs == "done":
         _complete(session, user, now, method="password")
     session.flush()
@@ -127,12 +153,18 @@ def _complete(session: Session, user: User, now: datetime, *, method: str) -> No
     user.locked_until = None
     before = user.last_signin_at
     user.last_signin_at = now
-    _audit(session, user, "access:signin:succeeded",
-           {"method": [None, method], "last_signin_at": [before, now]}, now)
+    _audit(
+        session,
+        user,
+        "access:signin:succeeded",
+        {"method": [None, method], "last_signin_at": [before, now]},
+        now,
+    )
 
 
-def verify_second_factor(session: Session, *, user_session: UserSession, code: str,
-                         policy: AuthPolicy, now: datetime) -> str | None:
+def verify_second_factor(
+    session: Session, *, user_session: UserSession, code: str, policy: AuthPolicy, now: datetime
+) -> str | None:
     """Check a TOTP code for a half-open session; returns an error message or ``None``."""
     user = user_session.user
     if is_locked(user.locked_until, now=now):
@@ -162,8 +194,9 @@ def start_enrolment(session: Session, *, user: User) -> str:
     return user.mfa_secret
 
 
-def confirm_enrolment(session: Session, *, user_session: UserSession, code: str,
-                      policy: AuthPolicy, now: datetime) -> str | None:
+def confirm_enrolment(
+    session: Session, *, user_session: UserSession, code: str, policy: AuthPolicy, now: datetime
+) -> str | None:
     """Activate the authenticator once the user types a valid code from it."""
     user = user_session.user
     if user.mfa_enabled or not user.mfa_secret:
@@ -189,8 +222,9 @@ class SessionLookup:
     reason: str | None = None
 
 
-def resolve(session: Session, *, token: str | None, policy: AuthPolicy,
-            now: datetime) -> SessionLookup:
+def resolve(
+    session: Session, *, token: str | None, policy: AuthPolicy, now: datetime
+) -> SessionLookup:
     """Find the live session for a cookie, ending it when idle or too old."""
     if not token:
         return SessionLookup(None)
@@ -203,13 +237,17 @@ def resolve(session: Session, *, token: str | None, policy: AuthPolicy,
         user_session.ended_at = now
         return SessionLookup(None, "This account is disabled.")
     reason = session_expired(
-        created_at=user_session.created_at, last_seen_at=user_session.last_seen_at, now=now,
-        idle_minutes=policy.idle_minutes, max_hours=policy.max_hours,
+        created_at=user_session.created_at,
+        last_seen_at=user_session.last_seen_at,
+        now=now,
+        idle_minutes=policy.idle_minutes,
+        max_hours=policy.max_hours,
     )
     if reason:
         user_session.ended_at = now
-        _audit(session, user_session.user, "access:session:expired", {"reason": [None, reason]},
-               now)
+        _audit(
+            session, user_session.user, "access:session:expired", {"reason": [None, reason]}, now
+        )
         return SessionLookup(None, reason)
     # Sliding idle window; skip the write when the last touch was very recent.
     if (now - user_session.last_seen_at).total_seconds() >= 30:
@@ -224,12 +262,14 @@ def sign_out(session: Session, *, user_session: UserSession, now: datetime) -> N
     session.flush()
 
 
-def change_own_password(session: Session, *, user: User, current: str, new: str,
-                        now: datetime) -> None:
+def change_own_password(
+    session: Session, *, user: User, current: str, new: str, now: datetime
+) -> None:
     """A user changes their own password after proving the current one."""
     if not verify_password(current, user.password_hash):
-        raise ValidationFailed("current_password: the current password is not correct.",
-                               field="current_password")
+        raise ValidationFailed(
+            "current_password: the current password is not correct.", field="current_password"
+        )
     problem = password_problem(new, username=user.username)
     if problem:
         raise ValidationFailed(f"new_password: {problem}", field="new_password")

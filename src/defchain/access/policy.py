@@ -174,13 +174,11 @@ def load_for(
     and ``PermissionDenied`` when the actor may see it but not use ``permission``.
     """
     model, read_permission = READ_PERMISSION[kind]
+    # Decided before the lookup so the answer does not depend on whether the id exists.
+    if permission not in actor.permissions:
+        raise PermissionDenied(f"Your role does not allow this on a {kind}.")
     record = session.get(model, record_id)
-    if record is None:
-        raise NotFound(f"No {kind} with id {record_id}.")
-    readable = can(actor, read_permission, record)
-    if not readable:
-        if permission not in actor.permissions:
-            raise PermissionDenied(f"Your role does not allow this on a {kind}.")
+    if record is None or not can(actor, read_permission, record):
         raise NotFound(f"No {kind} with id {record_id}.")
     if not can(actor, permission, record):
         raise PermissionDenied(f"You may view this {kind} but not change it.")

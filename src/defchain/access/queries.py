@@ -34,15 +34,18 @@ def teams(session: Session, actor: Actor) -> Sequence[Team]:
 def users(session: Session, actor: Actor) -> Sequence[User]:
     """Users the actor may see, by agency then name."""
     return session.scalars(
-        select(User).where(visible(actor, P.ACCESS_USER_READ))
-        .join(Agency).order_by(Agency.name, User.full_name)
+        select(User)
+        .where(visible(actor, P.ACCESS_USER_READ))
+        .join(Agency)
+        .order_by(Agency.name, User.full_name)
     ).all()
 
 
 def jurisdictions(session: Session, actor: Actor) -> Sequence[Jurisdiction]:
     """Jurisdictions, by name."""
     return session.scalars(
-        select(Jurisdiction).where(visible(actor, P.ACCESS_JURISDICTION_READ))
+        select(Jurisdiction)
+        .where(visible(actor, P.ACCESS_JURISDICTION_READ))
         .order_by(Jurisdiction.name)
     ).all()
 
@@ -50,7 +53,9 @@ def jurisdictions(session: Session, actor: Actor) -> Sequence[Jurisdiction]:
 def active_users(session: Session) -> Sequence[User]:
     """Every enabled account (for choosing team members)."""
     return session.scalars(
-        select(User).where(User.disabled.is_(False)).join(Agency)
+        select(User)
+        .where(User.disabled.is_(False))
+        .join(Agency)
         .order_by(Agency.name, User.full_name)
     ).all()
 
@@ -65,8 +70,10 @@ def agency_members(session: Session, agency_id: int) -> Sequence[User]:
 def team_members(session: Session, team_id: int) -> Sequence[TeamMembership]:
     """Memberships of a team, leads first."""
     return session.scalars(
-        select(TeamMembership).where(TeamMembership.team_id == team_id)
-        .join(User).order_by(TeamMembership.is_lead.desc(), User.full_name)
+        select(TeamMembership)
+        .where(TeamMembership.team_id == team_id)
+        .join(User)
+        .order_by(TeamMembership.is_lead.desc(), User.full_name)
     ).all()
 
 
@@ -85,12 +92,11 @@ def summary(session: Session, *, now: datetime) -> dict[str, object]:
         "jurisdictions": session.scalar(select(func.count(Jurisdiction.id))) or 0,
         "agencies": session.scalar(select(func.count(Agency.id)).where(Agency.active)) or 0,
         "teams": session.scalar(select(func.count(Team.id))) or 0,
-        "users": session.scalar(select(func.count(User.id)).where(User.disabled.is_(False)))
-        or 0,
+        "users": session.scalar(select(func.count(User.id)).where(User.disabled.is_(False))) or 0,
         "users_without_mfa": session.scalar(
-            select(func.count(User.id)).where(User.disabled.is_(False),
-                                              User.mfa_enabled.is_(False))
-        ) or 0,
+            select(func.count(User.id)).where(User.disabled.is_(False), User.mfa_enabled.is_(False))
+        )
+        or 0,
         "roles": dict(sorted(roles.items())),
         "failed_signins_24h": failed or 0,
     }

@@ -31,7 +31,7 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
     try:
         return _hasher.verify(password, password_hash)
-    except Exception:  # noqa: BLE001 - a malformed stored hash is a failed check
+    except Exception:
         return False
 
 

@@ -56,8 +56,9 @@ def _snapshot(obj: Any, fields: list[str]) -> dict[str, Any]:
     return {f: getattr(obj, f) for f in fields}
 
 
-def _ensure_unique(session: Session, model: Any, column: Any, value: str, field: str,
-                   exclude_id: int | None = None) -> None:
+def _ensure_unique(
+    session: Session, model: Any, column: Any, value: str, field: str, exclude_id: int | None = None
+) -> None:
     query = select(model.id).where(func.lower(column) == value.lower())
     if exclude_id is not None:
         query = query.where(model.id != exclude_id)
@@ -84,13 +85,23 @@ def create_jurisdiction(
     jurisdiction = Jurisdiction(**data.model_dump(), created_at=now)
     session.add(jurisdiction)
     session.flush()
-    _audit(session, actor, "access:jurisdiction:created", jurisdiction,
-           {f: [None, v] for f, v in data.model_dump().items()}, now)
+    _audit(
+        session,
+        actor,
+        "access:jurisdiction:created",
+        jurisdiction,
+        {f: [None, v] for f, v in data.model_dump().items()},
+        now,
+    )
     return jurisdiction
 
 
 def update_jurisdiction(
-    session: Session, *, actor: Actor, jurisdiction: Jurisdiction, data: JurisdictionIn,
+    session: Session,
+    *,
+    actor: Actor,
+    jurisdiction: Jurisdiction,
+    data: JurisdictionIn,
     now: datetime,
 ) -> Jurisdiction:
     """Change a jurisdiction's name, place or time zone."""
@@ -119,8 +130,14 @@ def create_agency(session: Session, *, actor: Actor, data: AgencyIn, now: dateti
     agency = Agency(**data.model_dump(), created_at=now)
     session.add(agency)
     session.flush()
-    _audit(session, actor, "access:agency:created", agency,
-           {f: [None, v] for f, v in data.model_dump().items()}, now)
+    _audit(
+        session,
+        actor,
+        "access:agency:created",
+        agency,
+        {f: [None, v] for f, v in data.model_dump().items()},
+        now,
+    )
     return agency
 
 
@@ -166,20 +183,26 @@ def create_user(
     user = User(**values, password_hash=hash_password(password), created_at=now)
     session.add(user)
     session.flush()
-    _audit(session, actor, "access:user:created", user,
-           {f: [None, values[f]] for f in USER_FIELDS}, now)
+    _audit(
+        session,
+        actor,
+        "access:user:created",
+        user,
+        {f: [None, values[f]] for f in USER_FIELDS},
+        now,
+    )
     return user
 
 
-def update_user(session: Session, *, actor: Actor, user: User, data: UserIn,
-                now: datetime) -> User:
+def update_user(session: Session, *, actor: Actor, user: User, data: UserIn, now: datetime) -> User:
     """Change a user's profile, agency, roles or clearances."""
     require(actor, P.ACCESS_USER_WRITE, user)
     _ensure_unique(session, User, User.username, data.username, "username", user.id)
     _require_exists(session, Agency, data.agency_id, "agency_id")
     if user.id == actor.user_id and Role.ADMIN not in data.roles:
-        raise ValidationFailed("roles: you cannot remove your own administrator role.",
-                               field="roles")
+        raise ValidationFailed(
+            "roles: you cannot remove your own administrator role.", field="roles"
+        )
     before = _snapshot(user, USER_FIELDS)
     values = data.model_dump(mode="json")
     values["roles"] = sorted(set(values["roles"]))
@@ -203,8 +226,9 @@ def end_all_sessions(session: Session, *, user: User, now: datetime) -> int:
     return len(open_sessions)
 
 
-def set_disabled(session: Session, *, actor: Actor, user: User, disabled: bool,
-                 now: datetime) -> User:
+def set_disabled(
+    session: Session, *, actor: Actor, user: User, disabled: bool, now: datetime
+) -> User:
     """Disable (signing the user out everywhere) or re-enable an account."""
     require(actor, P.ACCESS_USER_WRITE, user)
     if disabled and user.id == actor.user_id:
@@ -219,8 +243,9 @@ def set_disabled(session: Session, *, actor: Actor, user: User, disabled: bool,
     return user
 
 
-def set_password(session: Session, *, actor: Actor, user: User, password: str,
-                 now: datetime) -> None:
+def set_password(
+    session: Session, *, actor: Actor, user: User, password: str, now: datetime
+) -> None:
     """An administrator sets a new password; the user's sessions end."""
     require(actor, P.ACCESS_USER_WRITE, user)
     _check_password(password, user.username)
@@ -238,8 +263,9 @@ def reset_mfa(session: Session, *, actor: Actor, user: User, now: datetime) -> N
     user.mfa_enabled = False
     user.mfa_last_step = 0
     end_all_sessions(session, user=user, now=now)
-    _audit(session, actor, "access:user:mfa_reset", user, {"mfa_enabled": [was_enabled, False]},
-           now)
+    _audit(
+        session, actor, "access:user:mfa_reset", user, {"mfa_enabled": [was_enabled, False]}, now
+    )
     session.flush()
 
 
@@ -264,21 +290,29 @@ def create_team(session: Session, *, actor: Actor, data: TeamIn, now: datetime) 
     team = Team(**data.model_dump(), created_at=now)
     session.add(team)
     session.flush()
-    _audit(session, actor, "access:team:created", team,
-           {f: [None, v] for f, v in data.model_dump().items()}, now)
+    _audit(
+        session,
+        actor,
+        "access:team:created",
+        team,
+        {f: [None, v] for f, v in data.model_dump().items()},
+        now,
+    )
     return team
 
 
-def add_member(session: Session, *, actor: Actor, team: Team, user_id: int, is_lead: bool,
-               now: datetime) -> TeamMembership:
+def add_member(
+    session: Session, *, actor: Actor, team: Team, user_id: int, is_lead: bool, now: datetime
+) -> TeamMembership:
     """Put a user (from any agency) on the team, or change whether they lead it."""
     require(actor, P.ACCESS_TEAM_MANAGE, team)
     user = session.get(User, user_id)
     if user is None or user.disabled:
         raise ValidationFailed("user_id: choose an active user.", field="user_id")
     membership = session.scalar(
-        select(TeamMembership).where(TeamMembership.team_id == team.id,
-                                     TeamMembership.user_id == user_id)
+        select(TeamMembership).where(
+            TeamMembership.team_id == team.id, TeamMembership.user_id == user_id
+        )
     )
     if membership is None:
         membership = TeamMembership(team_id=team.id, user_id=user_id, is_lead=is_lead)
@@ -292,13 +326,15 @@ def add_member(session: Session, *, actor: Actor, team: Team, user_id: int, is_l
     return membership
 
 
-def remove_member(session: Session, *, actor: Actor, team: Team, user_id: int,
-                  now: datetime) -> None:
+def remove_member(
+    session: Session, *, actor: Actor, team: Team, user_id: int, now: datetime
+) -> None:
     """Take a user off the team."""
     require(actor, P.ACCESS_TEAM_MANAGE, team)
     membership = session.scalar(
-        select(TeamMembership).where(TeamMembership.team_id == team.id,
-                                     TeamMembership.user_id == user_id)
+        select(TeamMembership).where(
+            TeamMembership.team_id == team.id, TeamMembership.user_id == user_id
+        )
     )
     if membership is None:
         raise NotFound(f"User {user_id} is not on this team.")

@@ -92,7 +92,9 @@ def check_chain(events: Iterable[tuple[EventContent, str]]) -> list[ChainProblem
     for content, stored_hash in events:
         if content.seq != expected_seq:
             problems.append(
-                ChainProblem(content.seq, f"sequence jumps from {expected_seq - 1} to {content.seq}")
+                ChainProblem(
+                    content.seq, f"sequence jumps from {expected_seq - 1} to {content.seq}"
+                )
             )
         if content.prev_hash != expected_prev:
             problems.append(ChainProblem(content.seq, "previous-hash link does not match"))

@@ -93,7 +93,12 @@ class VerifyResult:
 
 
 def _stored_events(session: Session) -> Iterator[tuple[EventContent, str]]:
-    rows = session.execute(select(AuditEvent).order_by(AuditEvent.seq, AuditEvent.id))
+    # populate_existing: check what is stored, not objects this session already holds.
+    rows = session.execute(
+        select(AuditEvent)
+        .order_by(AuditEvent.seq, AuditEvent.id)
+        .execution_options(populate_existing=True)
+    )
     for (event,) in rows:
         yield (
             EventContent(

@@ -30,8 +30,9 @@ from defchain.web.templating import render
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, clock: Clock | None = None
+) -> FastAPI:
     """Build the web application (``uvicorn --factory defchain.web.app:create_app``)."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
@@ -74,8 +75,14 @@ def _install_csrf_cookie(app: FastAPI, *, secure: bool) -> None:
         request.state.csrf_seed = seed or new_csrf_seed()
         response = await call_next(request)
         if fresh and not request.url.path.startswith("/static/"):
-            response.set_cookie(CSRF_COOKIE, request.state.csrf_seed, httponly=True,
-                                secure=secure, samesite="lax", path="/")
+            response.set_cookie(
+                CSRF_COOKIE,
+                request.state.csrf_seed,
+                httponly=True,
+                secure=secure,
+                samesite="lax",
+                path="/",
+            )
         return response
 
 
@@ -111,5 +118,4 @@ def _error(request: Request, status: int, message: str) -> Response:
         from starlette.responses import JSONResponse
 
         return JSONResponse({"detail": message}, status_code=status)
-    return render(request, "error.html", {"status": status, "message": message},
-                  status_code=status)
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)

@@ -88,8 +88,9 @@ def current_user_session(request: Request, db: Db, ctx: Ctx) -> UserSession | No
     if hasattr(request.state, "user_session"):
         cached: UserSession | None = request.state.user_session
         return cached
-    lookup = auth.resolve(db, token=request.cookies.get(SESSION_COOKIE),
-                          policy=ctx.auth_policy, now=ctx.clock.now())
+    lookup = auth.resolve(
+        db, token=request.cookies.get(SESSION_COOKIE), policy=ctx.auth_policy, now=ctx.clock.now()
+    )
     request.state.user_session = lookup.user_session
     request.state.session_end_reason = lookup.reason
     return lookup.user_session
@@ -135,8 +136,7 @@ async def csrf_protect(request: Request, ctx: Ctx) -> None:
     if header_token is None:
         if content_type not in FORM_TYPES:
             raise UnsupportedMediaType(
-                f"Content-Type must be a form ({FORM_TYPES[0]}), not "
-                f"'{content_type or 'none'}'."
+                f"Content-Type must be a form ({FORM_TYPES[0]}), not '{content_type or 'none'}'."
             )
         form = await request.form()
         submitted = form.get(CSRF_FIELD)

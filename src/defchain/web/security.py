@@ -112,13 +112,15 @@ class BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:
-    body = (
-        f"Request body too large: the limit is {max_bytes:,} bytes.".encode()
+    body = f"Request body too large: the limit is {max_bytes:,} bytes.".encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
     )
-    await send({
-        "type": "http.response.start",
-        "status": 413,
-        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode())],
-    })
     await send({"type": "http.response.body", "body": body})

@@ -53,8 +53,9 @@ def nav_for(actor: Actor | None) -> list[NavItem]:
     return [i for i in NAV if i.permission is None or i.permission in actor.permissions]
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None,
-           status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
     """Render a page inside the layout."""
     ctx = request.app.state.ctx
     actor: Actor | None = getattr(request.state, "actor", None)

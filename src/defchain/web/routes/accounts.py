@@ -17,8 +17,7 @@ router = APIRouter()
 
 
 @router.get("/account")
-def account(request: Request, db: Db, actor: CurrentActor, changed: str | None = None
-            ) -> Response:
+def account(request: Request, db: Db, actor: CurrentActor, changed: str | None = None) -> Response:
     """The user's own profile and security settings."""
     require(actor, Permission.ACCESS_ACCOUNT_MANAGE)
     user = db.get(User, actor.user_id)
@@ -27,7 +26,10 @@ def account(request: Request, db: Db, actor: CurrentActor, changed: str | None =
 
 @router.post("/account/password")
 def change_password(
-    request: Request, db: Db, ctx: Ctx, actor: CurrentActor,
+    request: Request,
+    db: Db,
+    ctx: Ctx,
+    actor: CurrentActor,
     current_password: Annotated[str, Form(max_length=256)] = "",
     new_password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
@@ -36,10 +38,15 @@ def change_password(
     user = db.get(User, actor.user_id)
     assert user is not None
     try:
-        auth.change_own_password(db, user=user, current=current_password, new=new_password,
-                                 now=ctx.clock.now())
+        auth.change_own_password(
+            db, user=user, current=current_password, new=new_password, now=ctx.clock.now()
+        )
     except DomainError as exc:
         mark_rollback(request)
-        return render(request, "account.html",
-                      {"user": user, "errors": domain_error_fields(exc)}, status_code=422)
+        return render(
+            request,
+            "account.html",
+            {"user": user, "errors": domain_error_fields(exc)},
+            status_code=422,
+        )
     return RedirectResponse("/account?changed=1", status_code=303)

@@ -35,9 +35,13 @@ USER_FIELDS = ("username", "full_name", "email", "agency_id", "roles", "clearanc
 TEAM_FIELDS = ("name", "jurisdiction_id", "description")
 
 
-def _form_page(request: Request, template: str, context: dict[str, Any],
-               result: FormResult[Any] | None = None, errors: dict[str, str] | None = None,
-               ) -> Response:
+def _form_page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    result: FormResult[Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
     """Re-show a form with what the user typed and every error; nothing is kept."""
     mark_rollback(request)
     context = dict(context)
@@ -46,8 +50,14 @@ def _form_page(request: Request, template: str, context: dict[str, Any],
     return render(request, template, context, status_code=422)
 
 
-def _save(request: Request, template: str, context: dict[str, Any], result: FormResult[Any],
-          action: Callable[[Any], Any], redirect: Callable[[Any], str]) -> Response:
+def _save(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    result: FormResult[Any],
+    action: Callable[[Any], Any],
+    redirect: Callable[[Any], str],
+) -> Response:
     if result.model is None:
         return _form_page(request, template, context, result)
     try:
@@ -64,33 +74,41 @@ def _save(request: Request, template: str, context: dict[str, Any], result: Form
 def jurisdictions(request: Request, db: Db, actor: CurrentActor) -> Response:
     """Every jurisdiction."""
     require(actor, P.ACCESS_JURISDICTION_WRITE)
-    return render(request, "admin/jurisdictions.html",
-                  {"jurisdictions": queries.jurisdictions(db, actor)})
+    return render(
+        request, "admin/jurisdictions.html", {"jurisdictions": queries.jurisdictions(db, actor)}
+    )
 
 
 @router.get("/jurisdictions/new")
 def jurisdiction_new(request: Request, actor: CurrentActor) -> Response:
     """An empty jurisdiction form."""
     require(actor, P.ACCESS_JURISDICTION_WRITE)
-    return render(request, "admin/jurisdiction_form.html",
-                  {"values": {"timezone": "America/New_York"}, "record": None})
+    return render(
+        request,
+        "admin/jurisdiction_form.html",
+        {"values": {"timezone": "America/New_York"}, "record": None},
+    )
 
 
 @router.post("/jurisdictions/new")
-async def jurisdiction_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor
-                              ) -> Response:
+async def jurisdiction_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
     """Save a new jurisdiction."""
     require(actor, P.ACCESS_JURISDICTION_WRITE)
     result = parse(JurisdictionIn, form_values(await request.form()), fields=JURISDICTION_FIELDS)
-    return _save(request, "admin/jurisdiction_form.html", {"record": None}, result,
-                 lambda m: service.create_jurisdiction(db, actor=actor, data=m,
-                                                       now=ctx.clock.now()),
-                 lambda j: "/admin/jurisdictions?saved=" + str(j.id))
+    return _save(
+        request,
+        "admin/jurisdiction_form.html",
+        {"record": None},
+        result,
+        lambda m: service.create_jurisdiction(db, actor=actor, data=m, now=ctx.clock.now()),
+        lambda j: "/admin/jurisdictions?saved=" + str(j.id),
+    )
 
 
 @router.get("/jurisdictions/{jurisdiction_id}/edit")
-def jurisdiction_edit(request: Request, db: Db, actor: CurrentActor, jurisdiction_id: int
-                      ) -> Response:
+def jurisdiction_edit(
+    request: Request, db: Db, actor: CurrentActor, jurisdiction_id: int
+) -> Response:
     """The form for one jurisdiction."""
     record = load_for(db, actor, "jurisdiction", jurisdiction_id, P.ACCESS_JURISDICTION_WRITE)
     values = {f: getattr(record, f) for f in JURISDICTION_FIELDS}
@@ -98,23 +116,33 @@ def jurisdiction_edit(request: Request, db: Db, actor: CurrentActor, jurisdictio
 
 
 @router.post("/jurisdictions/{jurisdiction_id}/edit")
-async def jurisdiction_update(request: Request, db: Db, ctx: Ctx, actor: CurrentActor,
-                              jurisdiction_id: int) -> Response:
+async def jurisdiction_update(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, jurisdiction_id: int
+) -> Response:
     """Save changes to a jurisdiction."""
     record = load_for(db, actor, "jurisdiction", jurisdiction_id, P.ACCESS_JURISDICTION_WRITE)
     result = parse(JurisdictionIn, form_values(await request.form()), fields=JURISDICTION_FIELDS)
-    return _save(request, "admin/jurisdiction_form.html", {"record": record}, result,
-                 lambda m: service.update_jurisdiction(db, actor=actor, jurisdiction=record,
-                                                       data=m, now=ctx.clock.now()),
-                 lambda j: "/admin/jurisdictions?saved=" + str(j.id))
+    return _save(
+        request,
+        "admin/jurisdiction_form.html",
+        {"record": record},
+        result,
+        lambda m: service.update_jurisdiction(
+            db, actor=actor, jurisdiction=record, data=m, now=ctx.clock.now()
+        ),
+        lambda j: "/admin/jurisdictions?saved=" + str(j.id),
+    )
 
 
 # --- agencies ------------------------------------------------------------------------
 
 
 def _agency_context(db: Session, actor: Any, record: Any) -> dict[str, Any]:
-    return {"record": record, "kinds": list(AgencyKind),
-            "jurisdictions": queries.jurisdictions(db, actor)}
+    return {
+        "record": record,
+        "kinds": list(AgencyKind),
+        "jurisdictions": queries.jurisdictions(db, actor),
+    }
 
 
 def _agency_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -145,9 +173,14 @@ async def agency_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor)
     require(actor, P.ACCESS_AGENCY_WRITE)
     values = _agency_values(form_values(await request.form()))
     result = parse(AgencyIn, values, fields=AGENCY_FIELDS)
-    return _save(request, "admin/agency_form.html", _agency_context(db, actor, None), result,
-                 lambda m: service.create_agency(db, actor=actor, data=m, now=ctx.clock.now()),
-                 lambda a: f"/agencies/{a.id}")
+    return _save(
+        request,
+        "admin/agency_form.html",
+        _agency_context(db, actor, None),
+        result,
+        lambda m: service.create_agency(db, actor=actor, data=m, now=ctx.clock.now()),
+        lambda a: f"/agencies/{a.id}",
+    )
 
 
 @router.get("/agencies/{agency_id}/edit")
@@ -161,32 +194,44 @@ def agency_edit(request: Request, db: Db, actor: CurrentActor, agency_id: int) -
 
 
 @router.post("/agencies/{agency_id}/edit")
-async def agency_update(request: Request, db: Db, ctx: Ctx, actor: CurrentActor,
-                        agency_id: int) -> Response:
+async def agency_update(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, agency_id: int
+) -> Response:
     """Save changes to an agency."""
     record = load_for(db, actor, "agency", agency_id, P.ACCESS_AGENCY_WRITE)
     values = _agency_values(form_values(await request.form()))
     result = parse(AgencyIn, values, fields=AGENCY_FIELDS)
-    return _save(request, "admin/agency_form.html", _agency_context(db, actor, record), result,
-                 lambda m: service.update_agency(db, actor=actor, agency=record, data=m,
-                                                 now=ctx.clock.now()),
-                 lambda a: f"/agencies/{a.id}")
+    return _save(
+        request,
+        "admin/agency_form.html",
+        _agency_context(db, actor, record),
+        result,
+        lambda m: service.update_agency(
+            db, actor=actor, agency=record, data=m, now=ctx.clock.now()
+        ),
+        lambda a: f"/agencies/{a.id}",
+    )
 
 
 # --- users ---------------------------------------------------------------------------
 
 
 def _user_context(db: Session, actor: Any, record: User | None) -> dict[str, Any]:
-    return {"record": record, "roles": list(Role), "labels": list(Label),
-            "agencies": queries.agencies(db, actor)}
+    return {
+        "record": record,
+        "roles": list(Role),
+        "labels": list(Label),
+        "agencies": queries.agencies(db, actor),
+    }
 
 
 @router.get("/users")
 def users(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
     """Every account, with its state."""
     require(actor, P.ACCESS_USER_WRITE)
-    return render(request, "admin/users.html",
-                  {"users": queries.users(db, actor), "now": ctx.clock.now()})
+    return render(
+        request, "admin/users.html", {"users": queries.users(db, actor), "now": ctx.clock.now()}
+    )
 
 
 @router.get("/users/new")
@@ -207,15 +252,22 @@ async def user_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -
     result = parse(UserIn, values, fields=USER_FIELDS)
     if result.model is not None and not password:
         result = FormResult(values=values, errors={"password": "is required"})
-    return _save(request, "admin/user_form.html", _user_context(db, actor, None), result,
-                 lambda m: service.create_user(db, actor=actor, data=m, password=password,
-                                               now=ctx.clock.now()),
-                 lambda u: f"/admin/users/{u.id}/edit?saved=1")
+    return _save(
+        request,
+        "admin/user_form.html",
+        _user_context(db, actor, None),
+        result,
+        lambda m: service.create_user(
+            db, actor=actor, data=m, password=password, now=ctx.clock.now()
+        ),
+        lambda u: f"/admin/users/{u.id}/edit?saved=1",
+    )
 
 
 @router.get("/users/{user_id}/edit")
-def user_edit(request: Request, db: Db, ctx: Ctx, actor: CurrentActor, user_id: int,
-              saved: str | None = None) -> Response:
+def user_edit(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, user_id: int, saved: str | None = None
+) -> Response:
     """The form for one user, with account actions."""
     record = load_for(db, actor, "user", user_id, P.ACCESS_USER_WRITE)
     context = _user_context(db, actor, record)
@@ -226,27 +278,35 @@ def user_edit(request: Request, db: Db, ctx: Ctx, actor: CurrentActor, user_id: 
 
 
 @router.post("/users/{user_id}/edit")
-async def user_update(request: Request, db: Db, ctx: Ctx, actor: CurrentActor, user_id: int
-                      ) -> Response:
+async def user_update(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, user_id: int
+) -> Response:
     """Save changes to a user's profile, roles and clearances."""
     record = load_for(db, actor, "user", user_id, P.ACCESS_USER_WRITE)
     values = form_values(await request.form(), list_fields=("roles", "clearances"))
     result = parse(UserIn, values, fields=USER_FIELDS)
     context = _user_context(db, actor, record)
     context["now"] = ctx.clock.now()
-    return _save(request, "admin/user_form.html", context, result,
-                 lambda m: service.update_user(db, actor=actor, user=record, data=m,
-                                               now=ctx.clock.now()),
-                 lambda u: f"/admin/users/{u.id}/edit?saved=1")
+    return _save(
+        request,
+        "admin/user_form.html",
+        context,
+        result,
+        lambda m: service.update_user(db, actor=actor, user=record, data=m, now=ctx.clock.now()),
+        lambda u: f"/admin/users/{u.id}/edit?saved=1",
+    )
 
 
 _USER_ACTIONS: dict[str, Callable[..., Any]] = {
     "disable": lambda db, actor, user, now: service.set_disabled(
-        db, actor=actor, user=user, disabled=True, now=now),
+        db, actor=actor, user=user, disabled=True, now=now
+    ),
     "enable": lambda db, actor, user, now: service.set_disabled(
-        db, actor=actor, user=user, disabled=False, now=now),
-    "mfa-reset": lambda db, actor, user, now: service.reset_mfa(db, actor=actor, user=user,
-                                                                 now=now),
+        db, actor=actor, user=user, disabled=False, now=now
+    ),
+    "mfa-reset": lambda db, actor, user, now: service.reset_mfa(
+        db, actor=actor, user=user, now=now
+    ),
     "unlock": lambda db, actor, user, now: service.unlock(db, actor=actor, user=user, now=now),
 }
 
@@ -271,8 +331,11 @@ def user_action(db: Db, ctx: Ctx, actor: CurrentActor, user_id: int, action: str
 def team_new(request: Request, db: Db, actor: CurrentActor) -> Response:
     """An empty team form."""
     require(actor, P.ACCESS_TEAM_CREATE)
-    return render(request, "admin/team_form.html",
-                  {"jurisdictions": queries.jurisdictions(db, actor), "values": {}})
+    return render(
+        request,
+        "admin/team_form.html",
+        {"jurisdictions": queries.jurisdictions(db, actor), "values": {}},
+    )
 
 
 @router.post("/teams/new")
@@ -280,7 +343,11 @@ async def team_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -
     """Save a new team; members are added on the team's page."""
     require(actor, P.ACCESS_TEAM_CREATE)
     result = parse(TeamIn, form_values(await request.form()), fields=TEAM_FIELDS)
-    return _save(request, "admin/team_form.html",
-                 {"jurisdictions": queries.jurisdictions(db, actor)}, result,
-                 lambda m: service.create_team(db, actor=actor, data=m, now=ctx.clock.now()),
-                 lambda t: f"/teams/{t.id}")
+    return _save(
+        request,
+        "admin/team_form.html",
+        {"jurisdictions": queries.jurisdictions(db, actor)},
+        result,
+        lambda m: service.create_team(db, actor=actor, data=m, now=ctx.clock.now()),
+        lambda t: f"/teams/{t.id}",
+    )

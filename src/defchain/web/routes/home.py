@@ -17,10 +17,12 @@ def home(request: Request, db: Db, actor: CurrentActor, enrolled: str | None = N
     """What the signed-in user works on."""
     context: dict[str, object] = {
         "enrolled": bool(enrolled),
-        "teams": queries.teams(db, actor) if Permission.ACCESS_TEAM_READ in actor.permissions
+        "teams": queries.teams(db, actor)
+        if Permission.ACCESS_TEAM_READ in actor.permissions
         else [],
         "agency": next(iter(queries.agencies(db, actor)), None)
-        if Permission.ACCESS_AGENCY_READ in actor.permissions else None,
+        if Permission.ACCESS_AGENCY_READ in actor.permissions
+        else None,
     }
     return render(request, "home.html", context)
 

@@ -65,22 +65,36 @@ def signin_submit(
     if not username.strip():
         errors["username"] = "is required"
     if not password:
-        errors["password"] = "is required"
+        errors["password"] = "is required"  # noqa: S105 - a message, not a password
     if errors:
-        return render(request, "signin.html",
-                      {"errors": errors, "values": {"username": username}, "next": next},
-                      status_code=422)
-    result = auth.sign_in(db, username=username, password=password, policy=ctx.auth_policy,
-                          now=ctx.clock.now())
+        return render(
+            request,
+            "signin.html",
+            {"errors": errors, "values": {"username": username}, "next": next},
+            status_code=422,
+        )
+    result = auth.sign_in(
+        db, username=username, password=password, policy=ctx.auth_policy, now=ctx.clock.now()
+    )
     if not result.ok or result.token is None:
-        return render(request, "signin.html",
-                      {"failure": result.message, "values": {"username": username},
-                       "next": next}, status_code=401)
+        return render(
+            request,
+            "signin.html",
+            {"failure": result.message, "values": {"username": username}, "next": next},
+            status_code=401,
+        )
     destination = {"mfa": "/signin/mfa", "enroll": "/mfa/enroll"}.get(
-        result.next_step or "", _safe_next(next))
+        result.next_step or "", _safe_next(next)
+    )
     response = RedirectResponse(destination, status_code=303)
-    response.set_cookie(SESSION_COOKIE, result.token, httponly=True,
-                        secure=ctx.settings.secure_cookies, samesite="lax", path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.token,
+        httponly=True,
+        secure=ctx.settings.secure_cookies,
+        samesite="lax",
+        path="/",
+    )
     return response
 
 
@@ -104,23 +118,30 @@ def mfa_page(request: Request, user_session: CurrentSession) -> Response:
 
 
 @router.post("/signin/mfa")
-def mfa_submit(request: Request, db: Db, ctx: Ctx, user_session: CurrentSession,
-               code: Annotated[str, Form(max_length=20)] = "") -> Response:
+def mfa_submit(
+    request: Request,
+    db: Db,
+    ctx: Ctx,
+    user_session: CurrentSession,
+    code: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
     """Check the code and finish signing in."""
     redirect = _pending(user_session)
     if redirect or user_session is None:
         return redirect or RedirectResponse("/signin", status_code=303)
     if not code.strip():
-        return render(request, "signin_mfa.html", {"errors": {"code": "is required"}},
-                      status_code=422)
-    failure = auth.verify_second_factor(db, user_session=user_session, code=code,
-                                        policy=ctx.auth_policy, now=ctx.clock.now())
+        return render(
+            request, "signin_mfa.html", {"errors": {"code": "is required"}}, status_code=422
+        )
+    failure = auth.verify_second_factor(
+        db, user_session=user_session, code=code, policy=ctx.auth_policy, now=ctx.clock.now()
+    )
     if failure:
         if user_session.ended_at is not None:
-            return render(request, "signin.html", {"failure": failure, "next": "/home"},
-                          status_code=401)
-        return render(request, "signin_mfa.html", {"errors": {"code": failure}},
-                      status_code=401)
+            return render(
+                request, "signin.html", {"failure": failure, "next": "/home"}, status_code=401
+            )
+        return render(request, "signin_mfa.html", {"errors": {"code": failure}}, status_code=401)
     return RedirectResponse("/home", status_code=303)
 
 
@@ -131,28 +152,42 @@ def enroll_page(request: Request, db: Db, user_session: CurrentSession) -> Respo
         return RedirectResponse("/signin", status_code=303)
     user = user_session.user
     if user.mfa_enabled:
-        return RedirectResponse("/home" if user_session.mfa_verified else "/signin/mfa",
-                                status_code=303)
+        return RedirectResponse(
+            "/home" if user_session.mfa_verified else "/signin/mfa", status_code=303
+        )
     secret = auth.start_enrolment(db, user=user)
     return render(request, "mfa_enroll.html", _enrol_context(user.username, secret))
 
 
 def _enrol_context(username: str, secret: str) -> dict[str, object]:
-    return {"qr": totp_qr_data_uri(secret, username), "secret": format_secret(secret),
-            "username": username}
+    return {
+        "qr": totp_qr_data_uri(secret, username),
+        "secret": format_secret(secret),
+        "username": username,
+    }
 
 
 @router.post("/mfa/enroll")
-def enroll_submit(request: Request, db: Db, ctx: Ctx, user_session: CurrentSession,
-                  code: Annotated[str, Form(max_length=20)] = "") -> Response:
+def enroll_submit(
+    request: Request,
+    db: Db,
+    ctx: Ctx,
+    user_session: CurrentSession,
+    code: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
     """Confirm the authenticator with a code from it."""
     if user_session is None:
         return RedirectResponse("/signin", status_code=303)
     user = user_session.user
     if user.mfa_enabled or not user.mfa_secret:
         return RedirectResponse("/mfa/enroll", status_code=303)
-    failure = "is required" if not code.strip() else auth.confirm_enrolment(
-        db, user_session=user_session, code=code, policy=ctx.auth_policy, now=ctx.clock.now())
+    failure = (
+        "is required"
+        if not code.strip()
+        else auth.confirm_enrolment(
+            db, user_session=user_session, code=code, policy=ctx.auth_policy, now=ctx.clock.now()
+        )
+    )
     if failure:
         context = _enrol_context(user.username, user.mfa_secret)
         context["errors"] = {"code": failure}

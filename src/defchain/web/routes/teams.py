@@ -21,22 +21,40 @@ P = Permission
 def team_list(request: Request, db: Db, actor: CurrentActor) -> Response:
     """The teams the user belongs to or may see."""
     require(actor, P.ACCESS_TEAM_READ)
-    return render(request, "teams.html", {"teams": queries.teams(db, actor),
-                                          "can_create": can(actor, P.ACCESS_TEAM_CREATE)})
+    return render(
+        request,
+        "teams.html",
+        {"teams": queries.teams(db, actor), "can_create": can(actor, P.ACCESS_TEAM_CREATE)},
+    )
 
 
-def _team_page(request: Request, db: Db, actor: CurrentActor, team_id: int,
-               errors: dict[str, str] | None = None, status: int = 200) -> Response:
+def _team_page(
+    request: Request,
+    db: Db,
+    actor: CurrentActor,
+    team_id: int,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     team = load_for(db, actor, "team", team_id, P.ACCESS_TEAM_READ)
     members = queries.team_members(db, team.id)
     manage = can(actor, P.ACCESS_TEAM_MANAGE, team)
     member_ids = {m.user_id for m in members}
     candidates = [u for u in queries.active_users(db) if u.id not in member_ids] if manage else []
     agencies = sorted({m.user.agency.name for m in members})
-    return render(request, "team.html", {
-        "team": team, "members": members, "manage": manage, "candidates": candidates,
-        "agencies": agencies, "errors": errors or {},
-    }, status_code=status)
+    return render(
+        request,
+        "team.html",
+        {
+            "team": team,
+            "members": members,
+            "manage": manage,
+            "candidates": candidates,
+            "agencies": agencies,
+            "errors": errors or {},
+        },
+        status_code=status,
+    )
 
 
 @router.get("/teams/{team_id}")
@@ -46,17 +64,29 @@ def team_detail(request: Request, db: Db, actor: CurrentActor, team_id: int) -> 
 
 
 @router.post("/teams/{team_id}/members")
-def team_add_member(request: Request, db: Db, ctx: Ctx, actor: CurrentActor, team_id: int,
-                    user_id: Annotated[str, Form(max_length=12)] = "",
-                    is_lead: Annotated[str, Form(max_length=5)] = "") -> Response:
+def team_add_member(
+    request: Request,
+    db: Db,
+    ctx: Ctx,
+    actor: CurrentActor,
+    team_id: int,
+    user_id: Annotated[str, Form(max_length=12)] = "",
+    is_lead: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
     """Add a member (from any agency) or change whether they lead."""
     team = load_for(db, actor, "team", team_id, P.ACCESS_TEAM_MANAGE)
     if not user_id.isdigit():
         mark_rollback(request)
         return _team_page(request, db, actor, team_id, {"user_id": "choose a user"}, 422)
     try:
-        service.add_member(db, actor=actor, team=team, user_id=int(user_id),
-                           is_lead=is_lead == "on", now=ctx.clock.now())
+        service.add_member(
+            db,
+            actor=actor,
+            team=team,
+            user_id=int(user_id),
+            is_lead=is_lead == "on",
+            now=ctx.clock.now(),
+        )
     except DomainError as exc:
         mark_rollback(request)
         return _team_page(request, db, actor, team_id, domain_error_fields(exc), 422)
@@ -64,8 +94,9 @@ def team_add_member(request: Request, db: Db, ctx: Ctx, actor: CurrentActor, tea
 
 
 @router.post("/teams/{team_id}/members/{user_id}/remove")
-def team_remove_member(db: Db, ctx: Ctx, actor: CurrentActor, team_id: int, user_id: int
-                       ) -> Response:
+def team_remove_member(
+    db: Db, ctx: Ctx, actor: CurrentActor, team_id: int, user_id: int
+) -> Response:
     """Take a member off the team."""
     team = load_for(db, actor, "team", team_id, P.ACCESS_TEAM_MANAGE)
     service.remove_member(db, actor=actor, team=team, user_id=user_id, now=ctx.clock.now())
@@ -76,7 +107,12 @@ def team_remove_member(db: Db, ctx: Ctx, actor: CurrentActor, team_id: int, user
 def agency_detail(request: Request, db: Db, actor: CurrentActor, agency_id: int) -> Response:
     """An agency's profile and staff, for its own people and administrators."""
     agency = load_for(db, actor, "agency", agency_id, P.ACCESS_AGENCY_READ)
-    return render(request, "agency.html", {
-        "agency": agency, "staff": queries.agency_members(db, agency.id),
-        "can_edit": can(actor, P.ACCESS_AGENCY_WRITE, agency),
-    })
+    return render(
+        request,
+        "agency.html",
+        {
+            "agency": agency,
+            "staff": queries.agency_members(db, agency.id),
+            "can_edit": can(actor, P.ACCESS_AGENCY_WRITE, agency),
+        },
+    )

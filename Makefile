@@ -1,0 +1,68 @@
+# Defense Chain — developer entry points.
+#
+#   make demo       install, seed a fictitious county, serve on http://127.0.0.1:8000
+#   make install    the virtual environment from requirements.lock (+ the package, editable)
+#   make lint       ruff, ruff format --check, mypy --strict, import-linter
+#   make test       lint, then pytest on SQLite, then on PostgreSQL when
+#                   DEFCHAIN_TEST_DATABASE_URL is set
+#   make test-deps  Debian's Chromium and ChromeDriver for the browser tests
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall only when the lock or the project metadata change.
+STAMP := $(VENV)/.installed
+
+DEMO_ENV := DEFCHAIN_DEMO=1 DEFCHAIN_DATABASE_URL=sqlite:///var/demo.db
+
+.PHONY: help install demo lint format test test-deps
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(DEMO_ENV) $(BIN)/defchain init
+	$(DEMO_ENV) $(BIN)/defchain demo --fresh
+	$(DEMO_ENV) $(BIN)/defchain serve
+
+test-deps:
+	@if [ -x /usr/bin/chromium ]; then \
+	  echo "Chromium present: $$(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"; \
+	else \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+test: install test-deps lint
+	DEFCHAIN_TEST_DB=sqlite $(BIN)/pytest
+	@if [ -n "$${DEFCHAIN_TEST_DATABASE_URL:-}" ]; then \
+	  echo "DEFCHAIN_TEST_DB=postgres $(BIN)/pytest"; \
+	  DEFCHAIN_TEST_DB=postgres $(BIN)/pytest; \
+	else \
+	  echo "DEFCHAIN_TEST_DATABASE_URL is not set: skipping the PostgreSQL run."; \
+	fi

@@ -1,0 +1,1 @@
+"""The ``defchain`` command-line tool: thin commands, one module per domain."""

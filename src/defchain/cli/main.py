@@ -1,0 +1,28 @@
+"""The ``defchain`` command: builds the Typer app from one module per domain."""
+
+from __future__ import annotations
+
+import typer
+
+from defchain.cli import agencies, audit, db, demo, serve, users
+
+app = typer.Typer(
+    name="defchain",
+    help="Defense Chain: follow every threat concern from tip to safe closure.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Tracebacks must never print local variables: they may hold passwords.
+    pretty_exceptions_show_locals=False,
+)
+
+app.command("init")(db.init)
+app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="user")
+app.add_typer(agencies.app, name="agency")
+app.add_typer(audit.app, name="audit")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Web adapter: FastAPI app, routes, templates, static assets."""

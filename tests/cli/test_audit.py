@@ -1,0 +1,53 @@
+"""``defchain audit verify``: a clean chain passes, a tampered one fails."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tests.cli.conftest import Seeded
+
+
+def test_audit_verify_passes_on_a_clean_database(seeded: Seeded) -> None:
+    result = seeded.cli.run("audit", "verify")
+
+    assert result.exit_code == 0, result.output
+    assert "Events checked: 15" in result.output
+    assert "OK" in result.output
+
+
+def test_audit_verify_fails_after_a_row_is_edited_behind_the_application(
+    seeded: Seeded,
+) -> None:
+    seeded.cli.engine.dispose()
+    with sqlite3.connect(seeded.cli.path) as raw:
+        # The append-only triggers stop a plain UPDATE ...
+        with pytest.raises(sqlite3.DatabaseError):
+            raw.execute("UPDATE audit_events SET actor_label = 'nobody' WHERE seq = 3")
+        # ... so an attacker with the file drops them first.
+        raw.execute("DROP TRIGGER audit_events_no_update")
+        raw.execute("DROP TRIGGER audit_events_no_delete")
+        raw.execute("UPDATE audit_events SET actor_label = 'nobody' WHERE seq = 3")
+    raw.close()
+
+    result = seeded.cli.run("audit", "verify")
+
+    assert result.exit_code == 1
+    assert "content does not match its hash" in result.output
+    problem_rows = [line for line in result.output.splitlines() if "content does not match" in line]
+    assert len(problem_rows) == 1
+    assert problem_rows[0].split("│")[1].strip() == "3"
+
+
+def test_audit_verify_reports_a_deleted_row(seeded: Seeded) -> None:
+    seeded.cli.engine.dispose()
+    with sqlite3.connect(seeded.cli.path) as raw:
+        raw.execute("DROP TRIGGER audit_events_no_delete")
+        raw.execute("DELETE FROM audit_events WHERE seq = 5")
+    raw.close()
+
+    result = seeded.cli.run("audit", "verify")
+
+    assert result.exit_code == 1
+    assert "sequence jumps from 4 to 6" in result.output

@@ -1,0 +1,120 @@
+"""``defchain demo``: the fictitious county, its agencies, team and one user per role."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from defchain.access import Agency, AgencyKind, Jurisdiction, Label, Role, Team, User
+from defchain.access.security import verify_password
+from defchain.audit import AuditEvent
+from tests.cli.conftest import Cli, Seeded, demo_passwords
+
+
+def _hashes(cli: Cli) -> dict[str, str]:
+    with cli.session() as session:
+        rows = session.execute(select(User.username, User.password_hash)).all()
+    return {username: password_hash for username, password_hash in rows}
+
+
+def test_demo_seeds_three_obviously_fictitious_agencies(seeded: Seeded) -> None:
+    with seeded.cli.session() as session:
+        agencies = session.scalars(select(Agency)).all()
+        jurisdictions = session.scalars(select(Jurisdiction)).all()
+
+    assert {a.kind for a in agencies} == {
+        AgencyKind.POLICE,
+        AgencyKind.SCHOOL_DISTRICT,
+        AgencyKind.BEHAVIORAL_HEALTH,
+    }
+    assert len(agencies) == 3
+    assert all(a.name.endswith("(demo)") for a in agencies)
+    assert [j.name.endswith("(fictitious demo)") for j in jurisdictions] == [True]
+
+
+def test_demo_team_has_members_from_all_three_agencies_and_one_lead(seeded: Seeded) -> None:
+    with seeded.cli.session() as session:
+        teams = session.scalars(select(Team)).all()
+        assert len(teams) == 1
+        memberships = teams[0].memberships
+        member_agencies = {m.user.agency_id for m in memberships}
+        leads = [m.user.username for m in memberships if m.is_lead]
+        agency_ids = set(session.scalars(select(Agency.id)).all())
+
+    assert member_agencies == agency_ids
+    assert leads == ["demo.lead"]
+
+
+def test_demo_creates_one_user_per_role_with_sensible_clearances(seeded: Seeded) -> None:
+    with seeded.cli.session() as session:
+        users = {u.username: u for u in session.scalars(select(User)).all()}
+
+    assert len(users) == len(Role) == 7
+    assert sorted(role for u in users.values() for role in u.roles) == sorted(Role)
+    assert set(users["demo.lead"].clearances) == set(Label)
+    assert users["demo.member"].clearances == [Label.EDUCATION]
+    assert users["demo.admin"].clearances == []
+
+
+def test_demo_prints_each_password_once_and_each_one_signs_in(seeded: Seeded) -> None:
+    assert len(seeded.passwords) == 7
+    for password in seeded.passwords.values():
+        assert seeded.output.count(password) == 1
+    hashes = _hashes(seeded.cli)
+    for username, password in seeded.passwords.items():
+        assert verify_password(password, hashes[username]), username
+        assert not verify_password(password + "x", hashes[username])
+    assert "These passwords are shown once" in seeded.output
+    assert "http://127.0.0.1:8000" in seeded.output
+
+
+def test_demo_is_written_through_audited_services(seeded: Seeded) -> None:
+    with seeded.cli.session() as session:
+        events = session.scalars(select(AuditEvent)).all()
+
+    tags = [e.tag for e in events]
+    assert tags.count("access:user:created") == 7
+    assert tags.count("access:agency:created") == 3
+    assert {e.actor_label for e in events} == {"cli:demo (#0)"}
+
+
+def test_demo_refuses_a_database_that_already_has_users(seeded: Seeded) -> None:
+    cli = seeded.cli
+    hashes_before = _hashes(cli)
+    events_before = cli.count(AuditEvent)
+
+    result = cli.run("demo")
+
+    assert result.exit_code == 2
+    assert "--fresh" in result.output
+    assert _hashes(cli) == hashes_before
+    assert cli.count(AuditEvent) == events_before
+
+
+def test_demo_fresh_starts_over_with_the_same_county_and_new_passwords(seeded: Seeded) -> None:
+    cli = seeded.cli
+    with cli.session() as session:
+        county_before = session.scalars(select(Jurisdiction.name)).one()
+    cli.engine.dispose()  # let the command delete the file
+
+    result = cli.run("demo", "--fresh")
+
+    assert result.exit_code == 0, result.output
+    new_passwords = demo_passwords(result.output)
+    assert set(new_passwords) == set(seeded.passwords)
+    assert new_passwords != seeded.passwords
+    assert cli.count(User) == 7
+    with cli.session() as session:
+        assert session.scalars(select(Jurisdiction.name)).one() == county_before
+        admin_hash = session.scalars(
+            select(User.password_hash).where(User.username == "demo.admin")
+        ).one()
+    assert verify_password(new_passwords["demo.admin"], admin_hash)
+
+
+def test_demo_fresh_is_refused_on_postgresql(cli: Cli, monkeypatch) -> None:
+    monkeypatch.setenv("DEFCHAIN_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+    result = cli.run("demo", "--fresh")
+
+    assert result.exit_code == 2
+    assert "SQLite" in result.output
