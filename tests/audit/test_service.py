@@ -292,6 +292,18 @@ def test_deleting_the_newest_row_changes_the_head_hash(db: Session, clock: Froze
     assert after.head_hash != before.head_hash
 
 
+def test_a_recorded_head_hash_catches_a_cut_off_tail(db: Session, clock: FrozenClock) -> None:
+    _record(db, clock, 5)
+    noted = audit.verify(db).head_hash
+    _record(db, clock, 1)  # the log grows normally: the noted head is still in it
+    assert audit.verify(db, expected_head=noted).ok
+    _disable_append_only(db)
+    db.execute(delete(EVENTS).where(EVENTS.c.seq >= 5))
+    result = audit.verify(db, expected_head=noted)
+    assert not result.ok
+    assert "no longer in the chain" in result.problems[0].reason
+
+
 def test_appended_row_with_a_wrong_link_is_found(db: Session, clock: FrozenClock) -> None:
     events = _record(db, clock, 3)
     db.execute(insert(EVENTS).values(**_forged_row(4, events[1].hash, clock.now())))

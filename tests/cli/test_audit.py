@@ -51,3 +51,23 @@ def test_audit_verify_reports_a_deleted_row(seeded: Seeded) -> None:
 
     assert result.exit_code == 1
     assert "sequence jumps from 4 to 6" in result.output
+
+
+def test_audit_verify_with_a_noted_head_catches_a_cut_off_tail(seeded: Seeded) -> None:
+    first = seeded.cli.run("audit", "verify")
+    head = next(
+        line.split(":", 1)[1].strip()
+        for line in first.output.splitlines()
+        if line.startswith("Head hash:")
+    )
+    assert seeded.cli.run("audit", "verify", "--expect-head", head).exit_code == 0
+    seeded.cli.engine.dispose()
+    with sqlite3.connect(seeded.cli.path) as raw:
+        raw.execute("DROP TRIGGER audit_events_no_delete")
+        raw.execute("DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)")
+    raw.close()
+
+    assert seeded.cli.run("audit", "verify").exit_code == 0  # the chain alone looks fine
+    result = seeded.cli.run("audit", "verify", "--expect-head", head)
+    assert result.exit_code == 1
+    assert "no longer in the chain" in result.output

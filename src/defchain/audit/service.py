@@ -116,9 +116,22 @@ def _stored_events(session: Session) -> Iterator[tuple[EventContent, str]]:
         )
 
 
-def verify(session: Session) -> VerifyResult:
-    """Recompute every hash and link; report each edited, deleted or inserted row."""
+def verify(session: Session, *, expected_head: str | None = None) -> VerifyResult:
+    """Recompute every hash and link; report each edited, deleted or inserted row.
+
+    The chain alone cannot show that its newest events were cut off. ``expected_head``
+    is a head hash recorded earlier (printed by every verification): if it is no longer
+    in the chain, events after it were removed or rewritten.
+    """
     events = list(_stored_events(session))
     problems = check_chain(events)
+    if expected_head is not None and expected_head not in {stored for _, stored in events}:
+        problems.append(
+            ChainProblem(
+                events[-1][0].seq if events else 0,
+                f"the recorded head hash {expected_head[:12]}... is no longer in the chain: "
+                "events were removed from the end or rewritten",
+            )
+        )
     head = events[-1][1] if events else GENESIS_HASH
     return VerifyResult(checked=len(events), head_hash=head, problems=problems)

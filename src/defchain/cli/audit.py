@@ -14,10 +14,16 @@ EXIT_PROBLEMS = 1
 
 
 @app.command("verify")
-def verify() -> None:
+def verify(
+    expect_head: str | None = typer.Option(
+        None,
+        "--expect-head",
+        help="A head hash printed by an earlier verification; detects events cut off the end.",
+    ),
+) -> None:
     """Check every audit event's hash and link; exit 1 if any row was edited, removed or added."""
     with transaction() as session:
-        result = audit_log.verify(session)
+        result = audit_log.verify(session, expected_head=expect_head)
     console.print(f"Events checked: {result.checked}")
     console.print(f"Head hash: {result.head_hash}")
     if result.ok:
