@@ -30,7 +30,7 @@ FIELD_LABELS = {
     "password": "Password",
     "description": "Description",
     "user_id": "User",
-    "code": "Code",
+    "code": "6-digit code",
     "current_password": "Current password",
     "new_password": "New password",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from defchain.access import Permission, queries, require
+from defchain.access import Agency, Permission, queries, require
 from defchain.web.deps import Ctx, CurrentActor, Db
 from defchain.web.templating import render
 
@@ -20,7 +20,7 @@ def home(request: Request, db: Db, actor: CurrentActor, enrolled: str | None = N
         "teams": queries.teams(db, actor)
         if Permission.ACCESS_TEAM_READ in actor.permissions
         else [],
-        "agency": next(iter(queries.agencies(db, actor)), None)
+        "agency": db.get(Agency, actor.agency_id)
         if Permission.ACCESS_AGENCY_READ in actor.permissions
         else None,
     }
