@@ -136,7 +136,18 @@ def test_user_needs_at_least_one_role(cast: Any, browser_for: Any) -> None:
         },
     )
     assert response.status_code == 422
-    assert any(e.startswith("Roles:") for e in field_errors(response.text))
+    assert "Roles: choose at least one" in field_errors(response.text)
+
+
+def test_every_problem_in_a_user_form_is_reported_at_once(cast: Any, browser_for: Any) -> None:
+    response = browser_for(cast.admin.id).form(
+        "/admin/users/new",
+        {"username": "Bad Name!", "full_name": "Xavier Example", "password": "short"},
+    )
+    errors = field_errors(response.text)
+    assert response.status_code == 422
+    assert [e.split(":")[0] for e in errors] == ["Username", "Agency", "Roles", "Initial password"]
+    assert 'value="Xavier Example"' in response.text
 
 
 def test_admin_sets_roles_and_clearances(cast: Any, browser_for: Any, db: Any) -> None:

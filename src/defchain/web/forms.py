@@ -77,6 +77,8 @@ def parse(schema: type[M], values: dict[str, Any], *, fields: tuple[str, ...]) -
             message = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "missing":
                 message = "is required"
+            elif err["type"] == "too_short" and isinstance(data.get(loc), list):
+                message = "choose at least one"
             errors.setdefault(loc, message)
         return FormResult(values=values, errors=errors)
     if errors:

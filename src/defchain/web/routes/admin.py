@@ -20,6 +20,7 @@ from defchain.access import (
     require,
     service,
 )
+from defchain.access.rules import password_problem
 from defchain.access.schemas import AgencyIn, JurisdictionIn, TeamIn, UserIn
 from defchain.errors import DomainError
 from defchain.web.deps import Ctx, CurrentActor, Db, mark_rollback
@@ -250,8 +251,14 @@ async def user_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -
     values = form_values(await request.form(), list_fields=("roles", "clearances"))
     password = values.pop("password", "")
     result = parse(UserIn, values, fields=USER_FIELDS)
-    if result.model is not None and not password:
-        result = FormResult(values=values, errors={"password": "is required"})
+    # Report a password problem together with the other fields' problems.
+    problem = (
+        "is required"
+        if not password
+        else password_problem(password, username=str(values.get("username", "")))
+    )
+    if problem:
+        result = FormResult(values=values, errors={**result.errors, "password": problem})
     return _save(
         request,
         "admin/user_form.html",
