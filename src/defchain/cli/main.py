@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from defchain.cli import agencies, audit, db, demo, serve, users
+from defchain.cli import agencies, audit, db, demo, jurisdictions, serve, users
 
 app = typer.Typer(
     name="defchain",
@@ -20,6 +20,7 @@ app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="user")
+app.add_typer(jurisdictions.app, name="jurisdiction")
 app.add_typer(agencies.app, name="agency")
 app.add_typer(audit.app, name="audit")
 
