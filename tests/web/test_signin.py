@@ -145,3 +145,16 @@ def test_demo_mode_does_not_require_mfa(cast: Any, db: Any, clock: Any) -> None:
         )
         assert response.headers["location"] == "/home"
         assert "Demo mode" in client.get("/home").text
+
+
+def test_signed_in_user_turning_on_mfa_keeps_the_navigation(cast: Any, browser_for: Any) -> None:
+    page = browser_for(cast.analyst_a.id).get("/mfa/enroll").text
+    assert 'id="totp-secret"' in page
+    assert 'href="/account"' in page
+
+
+def test_half_signed_in_user_sees_no_navigation_on_enrolment(cast: Any, anon: Any) -> None:
+    anon.form("/signin", {"username": "analyst_a", "password": PASSWORD})
+    page = anon.get("/mfa/enroll").text
+    assert 'id="totp-secret"' in page
+    assert 'href="/account"' not in page

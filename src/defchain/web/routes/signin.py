@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from defchain.access import auth
 from defchain.access.security import format_secret, totp_qr_data_uri
+from defchain.access.service import actor_for
 from defchain.web.deps import Ctx, CurrentSession, Db
 from defchain.web.security import SESSION_COOKIE
 from defchain.web.templating import render
@@ -156,6 +157,8 @@ def enroll_page(request: Request, db: Db, user_session: CurrentSession) -> Respo
             "/home" if user_session.mfa_verified else "/signin/mfa", status_code=303
         )
     secret = auth.start_enrolment(db, user=user)
+    if user_session.mfa_verified:  # a signed-in user turning MFA on (demo mode) keeps the nav
+        request.state.actor = actor_for(db, user)
     return render(request, "mfa_enroll.html", _enrol_context(user.username, secret))
 
 
