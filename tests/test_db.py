@@ -15,10 +15,12 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 import defchain.access
-import defchain.audit  # noqa: F401  (registers the models on Base.metadata)
+import defchain.audit
+import defchain.intake
+import defchain.notify  # noqa: F401  (registers the models on Base.metadata)
 from defchain.access import Agency, Jurisdiction
 from defchain.db import Base, UTCDateTime, make_engine
-from defchain.migrate import alembic_config, current_revision, head_revision
+from defchain.migrate import alembic_config, current_revision, head_revision, include_object
 
 # --- SQLite settings ----------------------------------------------------------------
 
@@ -117,7 +119,9 @@ def test_utc_datetime_reads_naive_storage_as_utc(engine: Engine) -> None:
 
 def test_models_match_migrations(engine: Engine) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         drift = compare_metadata(context, Base.metadata)
     assert drift == [], f"models and migrations differ; add a migration: {drift}"
 
@@ -129,7 +133,9 @@ def test_drift_check_would_notice_a_missing_table(engine: Engine) -> None:
         table.to_metadata(extra)
     Table("not_migrated", extra, Column("id", Integer, primary_key=True))
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         drift = compare_metadata(context, extra)
     assert [d[0] for d in drift] == ["add_table"]
     assert drift[0][1].name == "not_migrated"

@@ -40,11 +40,12 @@ STAFF = {
     P.ACCESS_USER_READ,
     P.ACCESS_JURISDICTION_READ,
 }
+REPORTS = {P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE}
 EXPECTED_PERMISSIONS: dict[str, set[Permission]] = {
-    "analyst_a": STAFF,
-    "lead_a": STAFF | {P.ACCESS_TEAM_MANAGE},
-    "member_b": STAFF,
-    "user_c": STAFF,
+    "analyst_a": STAFF | REPORTS | {P.INTAKE_REPORT_IMPORT},
+    "lead_a": STAFF | REPORTS | {P.ACCESS_TEAM_MANAGE},
+    "member_b": STAFF | REPORTS,
+    "user_c": STAFF | REPORTS,
     "oversight": {P.ACCESS_ACCOUNT_MANAGE, P.ACCESS_JURISDICTION_READ, P.OVERSIGHT_SUMMARY_READ},
     "admin": set(Permission),
     "auditor": {

@@ -131,14 +131,23 @@ STAFF = {
 }
 
 
+REPORTS = {P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE}
+
+
 def test_only_team_leads_manage_teams_among_staff_roles() -> None:
-    for role in (Role.INTAKE_ANALYST, Role.TEAM_MEMBER, Role.FUSION_ANALYST):
-        assert ROLE_PERMISSIONS[role] == STAFF
-    assert ROLE_PERMISSIONS[Role.TEAM_LEAD] == STAFF | {P.ACCESS_TEAM_MANAGE}
+    assert ROLE_PERMISSIONS[Role.TEAM_MEMBER] == STAFF | REPORTS
+    for role in (Role.INTAKE_ANALYST, Role.FUSION_ANALYST):
+        assert ROLE_PERMISSIONS[role] == STAFF | REPORTS | {P.INTAKE_REPORT_IMPORT}
+    assert ROLE_PERMISSIONS[Role.TEAM_LEAD] == STAFF | REPORTS | {P.ACCESS_TEAM_MANAGE}
 
 
 def test_oversight_and_auditor_read_no_records() -> None:
-    record_reads = {P.ACCESS_AGENCY_READ, P.ACCESS_TEAM_READ, P.ACCESS_USER_READ}
+    record_reads = {
+        P.ACCESS_AGENCY_READ,
+        P.ACCESS_TEAM_READ,
+        P.ACCESS_USER_READ,
+        P.INTAKE_REPORT_READ,
+    }
     assert not ROLE_PERMISSIONS[Role.OVERSIGHT] & record_reads
     assert not ROLE_PERMISSIONS[Role.AUDITOR] & record_reads
     assert P.OVERSIGHT_SUMMARY_READ in ROLE_PERMISSIONS[Role.OVERSIGHT]

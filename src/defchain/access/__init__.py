@@ -10,7 +10,7 @@ from defchain.access.models import (
     User,
     UserSession,
 )
-from defchain.access.policy import Actor, can, load_for, require, visible
+from defchain.access.policy import Actor, can, load_for, register_resource, require, visible
 from defchain.access.rules import (
     AGENCY_KIND_LABELS,
     LABEL_DESCRIPTIONS,
@@ -43,6 +43,7 @@ __all__ = [
     "can",
     "load_for",
     "queries",
+    "register_resource",
     "require",
     "service",
     "visible",

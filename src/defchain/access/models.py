@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from defchain.db import Base, UTCDateTime
@@ -21,6 +21,12 @@ class Jurisdiction(Base):
     county: Mapped[str] = mapped_column(String(120), default="")
     city: Mapped[str] = mapped_column(String(120), default="")
     timezone: Mapped[str] = mapped_column(String(64))
+    # The agency that receives public tips for this jurisdiction (routing rules come later).
+    intake_agency_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agencies.id", use_alter=True), default=None
+    )
+    # The public "warning signs and how to report" page, in Markdown; None = the default.
+    warning_signs_md: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -38,7 +44,7 @@ class Agency(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    jurisdiction: Mapped[Jurisdiction] = relationship()
+    jurisdiction: Mapped[Jurisdiction] = relationship(foreign_keys=[jurisdiction_id])
 
 
 class User(Base):

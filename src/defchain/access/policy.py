@@ -113,6 +113,32 @@ _SCOPES: dict[type[Any], Callable[[Actor, Permission, Any], bool]] = {
 }
 
 
+VisibleRule = Callable[[Actor, Permission], ColumnElement[bool]]
+_VISIBLE: dict[Permission, VisibleRule] = {}
+
+
+def register_resource(
+    kind: str,
+    model: type[Any],
+    *,
+    read_permission: Permission,
+    scope: Callable[[Actor, Permission, Any], bool],
+    visible_rule: VisibleRule,
+    list_permissions: frozenset[Permission],
+) -> None:
+    """Let a higher domain put its records under this policy.
+
+    Domains above ``access`` (intake, cases, ...) own their models, so they register
+    the scope rule for one record, its list twin, and the kind name ``load_for`` uses.
+    ``visible_rule`` is called for administrators too: it must apply label clearances
+    itself, because administrators are not cleared for every label by default.
+    """
+    _SCOPES[model] = scope
+    READ_PERMISSION[kind] = (model, read_permission)
+    for permission in list_permissions:
+        _VISIBLE[permission] = visible_rule
+
+
 def can(actor: Actor, permission: Permission, resource: object | None = None) -> bool:
     """Whether ``actor`` may use ``permission`` (on ``resource``, when given).
 
@@ -139,6 +165,9 @@ def visible(actor: Actor, permission: Permission) -> ColumnElement[bool]:
     """The list twin of ``can()``: a WHERE clause selecting the records in scope."""
     if permission not in actor.permissions:
         return false()
+    registered = _VISIBLE.get(permission)
+    if registered is not None:
+        return registered(actor, permission)
     if actor.is_admin:
         return true()
     if permission is P.ACCESS_AGENCY_READ:

@@ -93,6 +93,11 @@ class Permission(StrEnum):
     AUDIT_EVENT_READ = "audit:event:read"
     AUDIT_CHAIN_VERIFY = "audit:chain:verify"
     OVERSIGHT_SUMMARY_READ = "oversight:summary:read"
+    INTAKE_REPORT_CREATE = "intake:report:create"
+    INTAKE_REPORT_READ = "intake:report:read"
+    INTAKE_REPORT_UPDATE = "intake:report:update"
+    INTAKE_REPORT_IMPORT = "intake:report:import"
+    INTAKE_INTEGRATION_MANAGE = "intake:integration:manage"
 
 
 P = Permission
@@ -106,12 +111,14 @@ _STAFF = frozenset(
     }
 )
 
+_REPORTS = frozenset({P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE})
+
 # Which permissions each role holds. Scope (which records) is decided by policy.can().
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.INTAKE_ANALYST: _STAFF,
-    Role.TEAM_MEMBER: _STAFF,
-    Role.FUSION_ANALYST: _STAFF,
-    Role.TEAM_LEAD: _STAFF | {P.ACCESS_TEAM_MANAGE},
+    Role.INTAKE_ANALYST: _STAFF | _REPORTS | {P.INTAKE_REPORT_IMPORT},
+    Role.TEAM_MEMBER: _STAFF | _REPORTS,
+    Role.FUSION_ANALYST: _STAFF | _REPORTS | {P.INTAKE_REPORT_IMPORT},
+    Role.TEAM_LEAD: _STAFF | _REPORTS | {P.ACCESS_TEAM_MANAGE},
     Role.OVERSIGHT: frozenset(
         {P.ACCESS_ACCOUNT_MANAGE, P.ACCESS_JURISDICTION_READ, P.OVERSIGHT_SUMMARY_READ}
     ),

@@ -1,0 +1,423 @@
+"""Receive reports from every channel, and run the anonymous tipster thread.
+
+Every function takes ``session`` keyword-only (and ``actor`` when staff act), writes an
+audit event in the same transaction and flushes; the boundary commits, and a report is
+acknowledged only after that commit returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from defchain import audit, notify
+from defchain.access import Actor, Agency, Jurisdiction, Permission, Role, User, require
+from defchain.access.security import hash_password, verify_password
+from defchain.errors import Conflict, NotFound, ValidationFailed
+from defchain.intake.models import Integration, Report, TipMessage
+from defchain.intake.rules import (
+    DEFAULT_LABELS,
+    Channel,
+    ReportKind,
+    Status,
+    new_tip_code,
+    normalize_tip_code,
+    passphrase_problem,
+    search_text,
+    to_the_minute,
+)
+from defchain.intake.schemas import ReportIn
+
+P = Permission
+FOLLOWUP_LOCK_THRESHOLD = 5
+FOLLOWUP_LOCK_MINUTES = 15
+MAX_MESSAGE_LENGTH = 5000
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who is handing us a report: a staff member, an integration, or the public."""
+
+    actor: Actor | None = None
+    integration: Integration | None = None
+
+    @property
+    def label(self) -> str:
+        if self.actor is not None:
+            return self.actor.label
+        if self.integration is not None:
+            return f"integration:{self.integration.name} (#{self.integration.id})"
+        return "public"
+
+    @property
+    def audit_id(self) -> int | None:
+        return self.actor.audit_id if self.actor is not None else None
+
+
+PUBLIC = Source()
+
+
+def _audit(
+    session: Session,
+    source: Source,
+    tag: str,
+    report: Report,
+    changes: dict[str, Any],
+    now: datetime,
+) -> None:
+    audit.record(
+        session,
+        actor_id=source.audit_id,
+        actor_label=source.label,
+        tag=tag,
+        subject_type="report",
+        subject_id=report.id,
+        changes=changes,
+        at=now,
+    )
+
+
+def _placement(session: Session, data: ReportIn, source: Source) -> tuple[int, int]:
+    """The (jurisdiction, agency) a new report belongs to."""
+    if source.actor is not None and source.actor.agency_id:
+        agency = session.get(Agency, source.actor.agency_id)
+    elif source.integration is not None:
+        agency = session.get(Agency, source.integration.agency_id)
+    else:
+        agency = None
+    if agency is not None:
+        return data.jurisdiction_id or agency.jurisdiction_id, agency.id
+    if data.jurisdiction_id is None:
+        raise ValidationFailed(
+            "jurisdiction_id: choose where this happened.", field="jurisdiction_id"
+        )
+    jurisdiction = session.get(Jurisdiction, data.jurisdiction_id)
+    if jurisdiction is None or jurisdiction.intake_agency_id is None:
+        raise ValidationFailed(
+            "jurisdiction_id: this jurisdiction does not take reports here.",
+            field="jurisdiction_id",
+        )
+    return jurisdiction.id, jurisdiction.intake_agency_id
+
+
+def _subject(data: ReportIn) -> dict[str, Any]:
+    subject = data.subject.model_dump()
+    if data.subject.is_empty() and data.kind in (
+        ReportKind.NICS_DENIAL,
+        ReportKind.PURCHASE_ATTEMPT,
+    ):
+        purchaser = data.details.get("purchaser") or {}
+        subject.update({k: purchaser.get(k, "") for k in ("name", "date_of_birth", "address")})
+    return subject
+
+
+def label_set(labels: list[str]) -> str:
+    """The searchable form of a label list: ``,cji,health,``."""
+    return "," + ",".join(sorted(set(labels))) + ("," if labels else "")
+
+
+def receive(session: Session, *, data: ReportIn, source: Source, now: datetime) -> Report:
+    """Store one validated report; public web tips get a tip code and minute precision."""
+    if source.actor is not None:
+        needed = (
+            P.INTAKE_REPORT_IMPORT if data.channel is Channel.IMPORT else P.INTAKE_REPORT_CREATE
+        )
+        require(source.actor, needed)
+    if source.integration is not None and data.external_id:
+        existing = session.scalar(
+            select(Report).where(
+                Report.integration_id == source.integration.id,
+                Report.external_id == data.external_id,
+            )
+        )
+        if existing is not None:
+            return existing
+    jurisdiction_id, agency_id = _placement(session, data, source)
+    public = data.channel is Channel.WEB and source.actor is None
+    labels = sorted(set(DEFAULT_LABELS.get(data.kind, frozenset())) | set(data.labels))
+    subject = _subject(data)
+    report = Report(
+        kind=data.kind,
+        channel=data.channel,
+        status=Status.NEW,
+        received_at=to_the_minute(now) if public else now,
+        jurisdiction_id=jurisdiction_id,
+        agency_id=agency_id,
+        created_by_user_id=source.actor.user_id if source.actor else None,
+        danger_now=data.danger_now,
+        narrative=data.narrative,
+        location=data.location,
+        occurred_at_text=data.occurred_at_text,
+        subject=subject,
+        details=data.details,
+        reporter=data.reporter.model_dump() if data.reporter else None,
+        labels=labels,
+        label_set=label_set(labels),
+        tip_code=_unique_tip_code(session) if public else None,
+        integration_id=source.integration.id if source.integration else None,
+        external_id=data.external_id,
+        search_text=search_text(
+            data.narrative, data.location, data.occurred_at_text, subject, data.details
+        ),
+    )
+    session.add(report)
+    session.flush()
+    _audit(
+        session,
+        source,
+        "intake:report:received",
+        report,
+        {
+            "kind": [None, report.kind],
+            "channel": [None, report.channel],
+            "agency_id": [None, agency_id],
+            "labels": [None, labels],
+        },
+        to_the_minute(now) if public else now,
+    )
+    return report
+
+
+def _unique_tip_code(session: Session) -> str:
+    for _ in range(10):
+        code = new_tip_code()
+        if session.scalar(select(Report.id).where(Report.tip_code == code)) is None:
+            return code
+    raise Conflict("tip_code: could not allocate a unique code; try again.")  # pragma: no cover
+
+
+# --- the anonymous tipster ----------------------------------------------------------
+
+
+def set_passphrase(session: Session, *, report: Report, passphrase: str, now: datetime) -> None:
+    """The tipster chooses a passphrase once, right after submitting."""
+    if report.tip_code is None:
+        raise ValidationFailed("report: this report has no tip code.", field="report")
+    if report.passphrase_hash is not None:
+        raise Conflict(
+            "passphrase: a passphrase was already chosen for this tip code.", field="passphrase"
+        )
+    problem = passphrase_problem(passphrase)
+    if problem:
+        raise ValidationFailed(f"passphrase: {problem}", field="passphrase")
+    report.passphrase_hash = hash_password(passphrase)
+    _audit(session, PUBLIC, "intake:tipcode:passphrase_set", report, {}, to_the_minute(now))
+    session.flush()
+
+
+@dataclass(frozen=True)
+class FollowupResult:
+    """The report behind a tip code, or why the tipster cannot see it."""
+
+    report: Report | None
+    message: str = ""
+
+
+GENERIC_FOLLOWUP_FAILURE = "That tip code and passphrase do not match."
+
+
+def open_followup(
+    session: Session, *, tip_code: str, passphrase: str, now: datetime
+) -> FollowupResult:
+    """Check a tip code and passphrase; five failures lock the code for 15 minutes."""
+    code = normalize_tip_code(tip_code)
+    report = session.scalar(select(Report).where(Report.tip_code == code)) if code else None
+    if report is None or report.passphrase_hash is None:
+        verify_password(passphrase, None)
+        return FollowupResult(None, GENERIC_FOLLOWUP_FAILURE)
+    if report.followup_locked_until is not None and report.followup_locked_until > now:
+        return FollowupResult(None, "Too many attempts. Try again in 15 minutes.")
+    if not verify_password(passphrase, report.passphrase_hash):
+        report.followup_failures += 1
+        if report.followup_failures >= FOLLOWUP_LOCK_THRESHOLD:
+            report.followup_failures = 0
+            report.followup_locked_until = now + timedelta(minutes=FOLLOWUP_LOCK_MINUTES)
+            _audit(session, PUBLIC, "intake:tipcode:locked", report, {}, to_the_minute(now))
+        return FollowupResult(None, GENERIC_FOLLOWUP_FAILURE)
+    report.followup_failures = 0
+    return FollowupResult(report)
+
+
+def _check_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise ValidationFailed("message: write a message first.", field="message")
+    if len(body) > MAX_MESSAGE_LENGTH:
+        raise ValidationFailed(
+            f"message: at most {MAX_MESSAGE_LENGTH} characters.", field="message"
+        )
+    return body
+
+
+def tipster_message(session: Session, *, report: Report, body: str, now: datetime) -> TipMessage:
+    """The tipster writes to staff; the report's owner (or its agency's analysts) is told."""
+    message = TipMessage(
+        report_id=report.id, author="tipster", body=_check_body(body), created_at=to_the_minute(now)
+    )
+    session.add(message)
+    session.flush()
+    _audit(
+        session,
+        PUBLIC,
+        "intake:message:from_tipster",
+        report,
+        {"message_id": [None, message.id]},
+        to_the_minute(now),
+    )
+    for user_id in _people_to_tell(session, report):
+        notify.notify_user(
+            session,
+            user_id=user_id,
+            tag="intake:message:from_tipster",
+            subject=f"Tipster replied on report #{report.id}",
+            body="The anonymous tipster sent a new message.",
+            link=f"/reports/{report.id}",
+            now=now,
+        )
+    return message
+
+
+def _people_to_tell(session: Session, report: Report) -> list[int]:
+    if report.owner_user_id is not None:
+        return [report.owner_user_id]
+    users = session.scalars(
+        select(User).where(User.agency_id == report.agency_id, User.disabled.is_(False))
+    ).all()
+    return [u.id for u in users if Role.INTAKE_ANALYST in u.roles]
+
+
+def staff_message(
+    session: Session, *, actor: Actor, report: Report, body: str, now: datetime
+) -> TipMessage:
+    """Staff write to the anonymous tipster; the tipster sees it at follow-up."""
+    require(actor, P.INTAKE_REPORT_UPDATE, report)
+    if report.tip_code is None:
+        raise ValidationFailed(
+            "message: this report has no anonymous tipster to write to.", field="message"
+        )
+    message = TipMessage(
+        report_id=report.id,
+        author="staff",
+        staff_user_id=actor.user_id,
+        body=_check_body(body),
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    _audit(
+        session,
+        Source(actor=actor),
+        "intake:message:to_tipster",
+        report,
+        {"message_id": [None, message.id]},
+        now,
+    )
+    return message
+
+
+# --- staff handling -----------------------------------------------------------------
+
+
+def take_ownership(session: Session, *, actor: Actor, report: Report, now: datetime) -> None:
+    """The acting analyst becomes the report's owner."""
+    require(actor, P.INTAKE_REPORT_UPDATE, report)
+    before = report.owner_user_id
+    if before == actor.user_id:
+        return
+    report.owner_user_id = actor.user_id
+    if report.status == Status.NEW:
+        report.status = Status.IN_REVIEW
+    _audit(
+        session,
+        Source(actor=actor),
+        "intake:report:owner_set",
+        report,
+        {"owner_user_id": [before, actor.user_id]},
+        now,
+    )
+    session.flush()
+
+
+def set_status(
+    session: Session, *, actor: Actor, report: Report, status: Status, now: datetime
+) -> None:
+    """Move a report between new, in review and closed."""
+    require(actor, P.INTAKE_REPORT_UPDATE, report)
+    before = report.status
+    if before == status:
+        return
+    report.status = status
+    _audit(
+        session,
+        Source(actor=actor),
+        "intake:report:status_set",
+        report,
+        {"status": [before, str(status)]},
+        now,
+    )
+    session.flush()
+
+
+# --- integrations -------------------------------------------------------------------
+
+
+def token_digest(token: str) -> str:
+    """What is stored in place of an API token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_integration(
+    session: Session, *, actor: Actor, name: str, agency_id: int, now: datetime
+) -> tuple[Integration, str]:
+    """Register another tip line or system; returns the token, shown once."""
+    require(actor, P.INTAKE_INTEGRATION_MANAGE)
+    name = name.strip()
+    if not 2 <= len(name) <= 200:
+        raise ValidationFailed("name: 2 to 200 characters.", field="name")
+    if session.scalar(select(Integration.id).where(Integration.name == name)) is not None:
+        raise Conflict(f"name: '{name}' is already in use.", field="name")
+    if session.get(Agency, agency_id) is None:
+        raise ValidationFailed(f"agency_id: no such agency (id {agency_id}).", field="agency_id")
+    token = "dci_" + secrets.token_urlsafe(32)
+    integration = Integration(
+        name=name, agency_id=agency_id, token_hash=token_digest(token), created_at=now
+    )
+    session.add(integration)
+    session.flush()
+    audit.record(
+        session,
+        actor_id=actor.audit_id,
+        actor_label=actor.label,
+        tag="intake:integration:created",
+        subject_type="integration",
+        subject_id=integration.id,
+        changes={"name": [None, name], "agency_id": [None, agency_id]},
+        at=now,
+    )
+    return integration, token
+
+
+def integration_for_token(session: Session, token: str) -> Integration | None:
+    """The active integration holding ``token``."""
+    if not token.startswith("dci_"):
+        return None
+    integration = session.scalar(
+        select(Integration).where(Integration.token_hash == token_digest(token))
+    )
+    if integration is None or not integration.active:
+        return None
+    return integration
+
+
+def get_report(session: Session, report_id: int) -> Report:
+    """A report by id (no access decision: routes use ``load_for``)."""
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"No report with id {report_id}.")
+    return report

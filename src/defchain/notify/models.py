@@ -1,0 +1,30 @@
+"""Notifications addressed to one user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from defchain.db import Base, UTCDateTime
+
+
+class Notification(Base):
+    """Something a user must see: shown in the app, and e-mailed when SMTP is set up.
+
+    The row is written in the same transaction as the event it reports; delivery by
+    e-mail happens after commit, so nobody is told about a change that rolled back.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(300), default="")
+    tag: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
