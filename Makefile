@@ -6,6 +6,10 @@
 #   make test       lint, then pytest on SQLite, then on PostgreSQL when
 #                   DEFCHAIN_TEST_DATABASE_URL is set
 #   make test-deps  Debian's Chromium and ChromeDriver for the browser tests
+#   make bench      intake benchmark (not a test): the app under 16 clients vs its ceiling,
+#                   SQLite and PostgreSQL (BENCH_ARGS="--backends sqlite --runs 1" to narrow)
+#   make translations  extract the public pages' strings, update every catalog, compile
+#                   (to add a language, see docs/translations.md)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -19,7 +23,7 @@ STAMP := $(VENV)/.installed
 
 DEMO_ENV := DEFCHAIN_DEMO=1 DEFCHAIN_DATABASE_URL=sqlite:///var/demo.db
 
-.PHONY: help install demo lint format test test-deps
+.PHONY: help install demo lint format test test-deps bench translations
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -49,14 +53,14 @@ test-deps:
 	fi
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 test: install test-deps lint
 	DEFCHAIN_TEST_DB=sqlite $(BIN)/pytest
@@ -66,3 +70,17 @@ test: install test-deps lint
 	else \
 	  echo "DEFCHAIN_TEST_DATABASE_URL is not set: skipping the PostgreSQL run."; \
 	fi
+
+TRANSLATIONS := src/defchain/web/translations
+
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -k translate:2 -k AttachmentRefused \
+	  --no-location --sort-output --project "Defense Chain" \
+	  --copyright-holder "Defense Chain contributors" -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-wrap
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
+
+BENCH_ARGS ?=
+
+bench: install
+	$(BIN)/python bench/intake.py $(BENCH_ARGS)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,7 +26,7 @@ import defchain.audit
 import defchain.intake
 import defchain.notify  # noqa: F401  (registers the models on Base.metadata)
 from defchain.access import Agency, Jurisdiction
-from defchain.db import Base, UTCDateTime, make_engine
+from defchain.db import Base, UTCDateTime, make_engine, sqlite_write_lock
 from defchain.migrate import alembic_config, current_revision, head_revision, include_object
 
 # --- SQLite settings ----------------------------------------------------------------
@@ -65,7 +72,130 @@ def test_sqlite_transactions_begin_immediate_and_support_savepoints(tmp_path: Pa
         engine.dispose()
 
 
+def _file_lock_is_free(path: Path) -> bool:
+    """Whether another open file description could take ``path``'s flock now."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_sqlite_write_lock_spans_the_transaction_and_its_savepoints(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'lock.db'}")
+    lock_file = tmp_path / "lock.db.lock"
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            assert not _file_lock_is_free(lock_file)
+        assert _file_lock_is_free(lock_file)  # released after COMMIT returned
+        with engine.connect() as connection:
+            outer = connection.begin()
+            savepoint = connection.begin_nested()
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+            savepoint.commit()  # RELEASE SAVEPOINT keeps the outer transaction's lock
+            assert not _file_lock_is_free(lock_file)
+            outer.rollback()
+            assert _file_lock_is_free(lock_file)
+            assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+            connection.rollback()
+        assert _file_lock_is_free(lock_file)
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_writers_in_threads_queue_behind_the_lock(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'queue.db'}")
+    order: list[str] = []
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x TEXT)")
+
+        def second() -> None:
+            with engine.begin() as other:
+                order.append("second")
+                other.exec_driver_sql("INSERT INTO t VALUES ('second')")
+
+        with engine.begin() as connection:
+            thread = threading.Thread(target=second)
+            thread.start()
+            time.sleep(0.2)  # the second writer waits for the lock, not for SQLite
+            order.append("first")
+            connection.exec_driver_sql("INSERT INTO t VALUES ('first')")
+        thread.join(timeout=10)
+        assert order == ["first", "second"]
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_write_lock_times_out_and_recovers(tmp_path: Path) -> None:
+    lock = sqlite_write_lock(tmp_path / "timeout.db")
+    fd = os.open(lock.lock_path, os.O_RDWR | os.O_CREAT)
+    try:
+        for _ in range(3):
+            fcntl.flock(fd, fcntl.LOCK_EX)  # another "process" holds it
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                lock.acquire(0.2)
+            assert 0.15 < time.monotonic() - started < 2
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            lock.acquire(2)  # queued behind the abandoned wait, which lets go of its grant
+            time.sleep(0.05)
+            assert not _file_lock_is_free(lock.lock_path)
+            lock.release()
+            assert _file_lock_is_free(lock.lock_path)
+    finally:
+        os.close(fd)
+
+
+def test_sqlite_write_lock_of_a_killed_process_is_released(tmp_path: Path) -> None:
+    database = tmp_path / "killed.db"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from defchain.db import make_engine\n"
+            "engine = make_engine(sys.argv[1])\n"
+            "connection = engine.connect()\n"
+            "connection.begin()\n"
+            "print('holding', flush=True)\n"
+            "time.sleep(60)\n",
+            f"sqlite:///{database}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+        assert not _file_lock_is_free(tmp_path / "killed.db.lock")
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=10)
+        engine = make_engine(f"sqlite:///{database}")
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        finally:
+            engine.dispose()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=10)
+
+
 # --- both engines -------------------------------------------------------------------
+
+
+@pytest.mark.postgres_only
+def test_postgres_transactions_wait_at_most_ten_seconds_for_a_lock(engine: Engine) -> None:
+    with engine.begin() as connection:
+        assert connection.exec_driver_sql("SHOW lock_timeout").scalar() == "10s"
 
 
 def test_foreign_key_violation_raises_integrity_error(db: Session) -> None:

@@ -40,11 +40,26 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    public_rate_limit_per_minute: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="Public tip page: POSTs per client per minute (keyed hash, memory only).",
+    )
     cookie_secure: bool | None = Field(
         default=None, description="Force the Secure cookie flag; default: on unless demo."
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    smtp_host: str = Field(default="", description="SMTP server for e-mail; empty: no e-mail.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = Field(default="defense-chain@localhost", description="From address.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection (STARTTLS).")
+    smtp_user: str = ""
+    smtp_password: str = ""
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="How users reach the app (links in e-mail)."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

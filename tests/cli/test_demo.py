@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from defchain.access import Agency, AgencyKind, Jurisdiction, Label, Role, Team, User
 from defchain.access.security import verify_password
 from defchain.audit import AuditEvent
+from defchain.intake import Report, ReportKind, TipMessage
 from tests.cli.conftest import Cli, Seeded, demo_passwords
 
 
@@ -74,7 +77,38 @@ def test_demo_is_written_through_audited_services(seeded: Seeded) -> None:
     tags = [e.tag for e in events]
     assert tags.count("access:user:created") == 7
     assert tags.count("access:agency:created") == 3
-    assert {e.actor_label for e in events} == {"cli:demo (#0)"}
+    setup = [e for e in events if not e.tag.startswith("intake:")]
+    assert {e.actor_label for e in setup} == {"cli:demo (#0)"}
+    # The demo reports are entered by the demo staff and through the public tip page.
+    entered_by = {e.actor_label.split(" ")[0] for e in events if e.tag.startswith("intake:")}
+    assert entered_by == {"public", "demo.analyst", "demo.member", "demo.fusion"}
+
+
+def test_demo_seeds_about_twenty_reports_of_every_kind_over_thirty_days(seeded: Seeded) -> None:
+    with seeded.cli.session() as session:
+        reports = session.scalars(select(Report)).all()
+        jurisdiction = session.scalars(select(Jurisdiction)).one()
+        police = session.scalars(select(Agency).where(Agency.kind == AgencyKind.POLICE)).one()
+        threads = session.scalars(select(TipMessage)).all()
+
+    assert 18 <= len(reports) <= 25
+    assert {r.kind for r in reports} == set(ReportKind)
+    newest = max(r.received_at for r in reports)
+    assert newest - min(r.received_at for r in reports) <= timedelta(days=30)
+    assert jurisdiction.intake_agency_id == police.id
+    web = [r for r in reports if r.channel == "web"]
+    assert len(web) >= 3 and all(r.tip_code for r in web)
+    assert {m.author for m in threads} == {"tipster", "staff"}
+    assert "Reports: " in seeded.output
+
+
+def test_demo_analyst_and_fusion_analyst_can_read_the_denials(seeded: Seeded) -> None:
+    with seeded.cli.session() as session:
+        users = {u.username: u for u in session.scalars(select(User)).all()}
+        denials = session.scalars(select(Report).where(Report.kind == "nics_denial")).all()
+    assert denials and all(d.labels == ["cji"] for d in denials)
+    for username in ("demo.analyst", "demo.fusion"):
+        assert "cji" in users[username].clearances
 
 
 def test_demo_refuses_a_database_that_already_has_users(seeded: Seeded) -> None:

@@ -12,6 +12,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from defchain import notify
+from defchain.intake import Attachment, parse_report
+from defchain.intake import service as intake_service
+
 CAST = ("anon", "analyst_a", "lead_a", "member_b", "user_c", "oversight", "admin", "auditor")
 SIGNED_IN = CAST[1:]
 
@@ -179,6 +183,92 @@ MATRIX: list[Case] = [
     ),
 ]
 
+READERS = ("analyst_a", "lead_a", "admin")  # agency A's report, unlabelled
+OUTSIDERS = {"member_b": 404, "user_c": 404}  # staff elsewhere: the report does not exist
+TIP_FORM = {"channel": "phone", "narrative": "Caller says a student threatened the school"}
+MATRIX += [
+    Case("GET", "/reports", "/reports", only(STAFF, 200)),
+    Case("GET", "/reports/new", "/reports/new", only(STAFF, 200)),
+    Case("GET", "/reports/new/{kind}", "/reports/new/sar", only(STAFF, 200)),
+    Case("POST", "/reports/new/{kind}", "/reports/new/tip", only(STAFF, 303), TIP_FORM),
+    Case("GET", "/reports/import", "/reports/import", only(("analyst_a", "admin"), 200)),
+    # No file chosen: the form comes back naming it (the import itself is tested apart).
+    Case("POST", "/reports/import", "/reports/import", only(("analyst_a", "admin"), 422)),
+    Case("GET", "/reports/{report_id}", "/reports/{report}", only(READERS, 200, **OUTSIDERS)),
+    Case(
+        "GET",
+        "/reports/{report_id}/attachments/{attachment_id}",
+        "/reports/{report}/attachments/{attachment}",
+        only(READERS, 200, **OUTSIDERS),
+    ),
+    Case(
+        "POST",
+        "/reports/{report_id}/claim",
+        "/reports/{report}/claim",
+        only(READERS, 303, **OUTSIDERS),
+    ),
+    Case(
+        "POST",
+        "/reports/{report_id}/status",
+        "/reports/{report}/status",
+        only(READERS, 303, **OUTSIDERS),
+        {"status": "closed"},
+    ),
+    Case(
+        "POST",
+        "/reports/{report_id}/messages",
+        "/reports/{report}/messages",
+        only(READERS, 303, **OUTSIDERS),
+        {"message": "Thank you. Can you tell us which school?"},
+    ),
+    Case("GET", "/notifications", "/notifications", only(ALL, 200)),
+    Case(
+        "POST",
+        "/notifications/{notification_id}/read",
+        "/notifications/{notification}/read",
+        only(("analyst_a",), 303, denied=404),
+    ),
+    # The JSON API takes integration Bearer tokens only: a signed-in browser's cookie and
+    # CSRF token (which these cases send) get 401 like anyone else.
+    Case("POST", "/api/v1/reports", "/api/v1/reports", {n: 401 for n in CAST}, {"kind": "tip"}),
+    Case("GET", "/api/v1/reports/{report_id}", "/api/v1/reports/1", {n: 401 for n in CAST}),
+]
+
+# The public side of intake: the same answer for everyone, signed in or not (``records``
+# gives the cast's jurisdiction an intake agency, so the tip is stored: 200 with a code).
+PUBLIC_TIP = {
+    "narrative": "He said he would bring a gun to the game",
+    "danger_now": "no",
+    "jurisdiction_id": "{jurisdiction}",
+}
+MATRIX += [
+    Case("GET", "/report", "/report", {n: 200 for n in CAST}),
+    Case("POST", "/report", "/report", {n: 200 for n in CAST}, PUBLIC_TIP),
+    Case(
+        "POST",
+        "/report/passphrase",
+        "/report/passphrase",
+        {n: 403 for n in CAST},
+        {"tip_code": "2345-6789-ABCD", "token": "forged", "passphrase": "long enough 123"},
+    ),
+    Case("GET", "/report/followup", "/report/followup", {n: 200 for n in CAST}),
+    Case(
+        "POST",
+        "/report/followup",
+        "/report/followup",
+        {n: 401 for n in CAST},
+        {"tip_code": "2345-6789-ABCD", "passphrase": "not the passphrase"},
+    ),
+    Case(
+        "POST",
+        "/report/followup/message",
+        "/report/followup/message",
+        {n: 303 for n in CAST},
+        {"message": "I remembered something else"},
+    ),
+    Case("GET", "/warning-signs", "/warning-signs", {n: 200 for n in CAST}),
+]
+
 # Routes that are not the app's own pages.
 NOT_PAGES = {("GET", "/api/openapi.json")}
 
@@ -191,6 +281,38 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
         for method in operations
     }
     return routes - NOT_PAGES
+
+
+@pytest.fixture
+def records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
+    """An anonymous public tip at agency A with an attachment, and a notification for
+    analyst_a: the records the report and notification routes act on."""
+    cast.jurisdiction.intake_agency_id = cast.agency_a.id
+    data = parse_report(
+        {
+            "kind": "tip",
+            "channel": "web",
+            "narrative": "He said he would bring a gun to the game",
+            "jurisdiction_id": cast.jurisdiction.id,
+        },
+        now=clock.now(),
+    )
+    report = intake_service.receive(db, data=data, source=intake_service.PUBLIC, now=clock.now())
+    attachment = Attachment(
+        report_id=report.id,
+        filename="note.pdf",
+        content_type="application/pdf",
+        size=8,
+        sha256="0" * 64,
+        data=b"%PDF-1.4",
+        created_at=clock.now(),
+    )
+    db.add(attachment)
+    note = notify.notify_user(
+        db, user_id=cast.analyst_a.id, tag="test", subject="Something", now=clock.now()
+    )
+    db.flush()
+    return {"report": report.id, "attachment": attachment.id, "notification": note.id}
 
 
 def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
@@ -208,8 +330,11 @@ def test_every_case_names_the_whole_cast() -> None:
 
 @pytest.mark.parametrize("case", MATRIX, ids=lambda c: f"{c.method} {c.path}")
 @pytest.mark.parametrize("who", CAST)
-def test_permission_matrix(case: Case, who: str, cast: Any, browser_for: Any) -> None:
+def test_permission_matrix(
+    case: Case, who: str, cast: Any, browser_for: Any, records: dict[str, int]
+) -> None:
     ids = {
+        **records,
         "team": cast.team.id,
         "agency_a": cast.agency_a.id,
         "agency_b": cast.agency_b.id,

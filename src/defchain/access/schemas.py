@@ -88,6 +88,17 @@ class JurisdictionIn(_Input):
     county: Optional200 = ""
     city: Optional200 = ""
     timezone: str
+    # The agency that receives public tips (none: the public tip page is closed here).
+    intake_agency_id: int | None = Field(default=None, gt=0)
+    # The public warning-signs page in Markdown (none: the built-in default text).
+    warning_signs_md: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)] | None
+    ) = None
+
+    @field_validator("warning_signs_md")
+    @classmethod
+    def _blank_is_default(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("state")
     @classmethod

@@ -73,7 +73,15 @@ def _require_exists(session: Session, model: Any, record_id: int, field: str) ->
 
 # --- jurisdictions -------------------------------------------------------------------
 
-JURISDICTION_FIELDS = ["name", "state", "county", "city", "timezone"]
+JURISDICTION_FIELDS = [
+    "name",
+    "state",
+    "county",
+    "city",
+    "timezone",
+    "intake_agency_id",
+    "warning_signs_md",
+]
 
 
 def create_jurisdiction(
@@ -82,6 +90,8 @@ def create_jurisdiction(
     """Add a jurisdiction."""
     require(actor, P.ACCESS_JURISDICTION_WRITE)
     _ensure_unique(session, Jurisdiction, Jurisdiction.name, data.name, "name")
+    if data.intake_agency_id is not None:
+        _require_exists(session, Agency, data.intake_agency_id, "intake_agency_id")
     jurisdiction = Jurisdiction(**data.model_dump(), created_at=now)
     session.add(jurisdiction)
     session.flush()
@@ -104,9 +114,11 @@ def update_jurisdiction(
     data: JurisdictionIn,
     now: datetime,
 ) -> Jurisdiction:
-    """Change a jurisdiction's name, place or time zone."""
+    """Change a jurisdiction's name, place, time zone, intake agency or warning-signs page."""
     require(actor, P.ACCESS_JURISDICTION_WRITE, jurisdiction)
     _ensure_unique(session, Jurisdiction, Jurisdiction.name, data.name, "name", jurisdiction.id)
+    if data.intake_agency_id is not None:
+        _require_exists(session, Agency, data.intake_agency_id, "intake_agency_id")
     before = _snapshot(jurisdiction, JURISDICTION_FIELDS)
     for field, value in data.model_dump().items():
         setattr(jurisdiction, field, value)

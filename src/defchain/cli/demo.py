@@ -47,6 +47,7 @@ from defchain.cli.common import (
     sqlite_path,
     transaction,
 )
+from defchain.cli.demo_reports import seed_reports
 from defchain.clock import SystemClock
 
 FAKER_SEED = 20260105
@@ -241,6 +242,7 @@ class DemoSeed:
     jurisdiction: str
     team: str
     accounts: list[DemoAccount]
+    reports: int = 0
 
 
 def seed(session: Session, *, now: datetime) -> DemoSeed:
@@ -259,8 +261,17 @@ def seed(session: Session, *, now: datetime) -> DemoSeed:
         county=jurisdiction.county,
         now=now,
     )
+    reports = seed_reports(
+        session,
+        actor=actor,
+        fake=fake,
+        jurisdiction_id=jurisdiction_id,
+        agencies=agencies,
+        users={name: user for name, (user, _) in created.items()},
+        now=now,
+    )
     accounts = [account for _, account in created.values()]
-    return DemoSeed(jurisdiction=jurisdiction.name, team=team, accounts=accounts)
+    return DemoSeed(jurisdiction=jurisdiction.name, team=team, accounts=accounts, reports=reports)
 
 
 def recreate_database(url: str) -> None:
@@ -283,6 +294,7 @@ def print_seed(result: DemoSeed) -> None:
     """The one and only time the passwords are shown."""
     console.print(f"Demo jurisdiction: [bold]{escape(result.jurisdiction)}[/bold]")
     console.print(f"Team: [bold]{escape(result.team)}[/bold] (lead: demo.lead)")
+    console.print(f"Reports: {result.reports} fictitious reports of every kind (last 30 days)")
     table = Table(title="Demo accounts", title_justify="left")
     table.add_column("username", no_wrap=True)
     table.add_column("role")

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from defchain.cli import agencies, audit, db, demo, jurisdictions, serve, users
+from defchain.cli import (
+    agencies,
+    audit,
+    db,
+    demo,
+    imports,
+    integrations,
+    jurisdictions,
+    serve,
+    users,
+)
 
 app = typer.Typer(
     name="defchain",
@@ -18,11 +28,13 @@ app = typer.Typer(
 app.command("init")(db.init)
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
+app.command("import")(imports.import_)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="user")
 app.add_typer(jurisdictions.app, name="jurisdiction")
 app.add_typer(agencies.app, name="agency")
 app.add_typer(audit.app, name="audit")
+app.add_typer(integrations.app, name="integration")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from defchain.config import ConfigError, Settings
 
 APP_FACTORY = "defchain.web.app:create_app"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def load_settings() -> Settings:
@@ -76,4 +77,8 @@ def serve(
         reload=reload,
         reload_dirs=[str(PACKAGE_DIR)] if reload else None,
         server_header=False,
+        # SIGTERM: stop accepting, let requests in flight commit and answer, then exit. A
+        # request still running after this many seconds is cut off unanswered: it was never
+        # acknowledged, and an uncommitted transaction leaves nothing behind.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
-from defchain.access import Actor, Permission, visible
+from defchain.access import Actor, Agency, Permission, visible
 from defchain.audit import AuditEvent
 from defchain.intake.models import Report
 
@@ -84,3 +84,9 @@ def timeline(session: Session, report: Report) -> list[TimelineEntry]:
         .order_by(AuditEvent.seq)
     ).all()
     return [TimelineEntry(at=e.at, what=e.tag, who=e.actor_label) for e in events]
+
+
+def inbox_agencies(session: Session, actor: Actor) -> Sequence[Agency]:
+    """The agencies owning at least one report the actor may see (the inbox filter)."""
+    owning = select(Report.agency_id).where(visible(actor, P.INTAKE_REPORT_READ)).distinct()
+    return session.scalars(select(Agency).where(Agency.id.in_(owning)).order_by(Agency.name)).all()

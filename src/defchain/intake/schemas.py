@@ -6,6 +6,7 @@ context: ``ReportIn.model_validate(data, context={"now": now})``.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -288,11 +289,50 @@ def _errors(exc: ValidationError, prefix: str = "") -> dict[str, str]:
     return found
 
 
+# NUL cannot be stored in a PostgreSQL text column, and a lone surrogate (from a JSON
+# escape such as "\ud800", or undecodable bytes read with surrogateescape) cannot be
+# encoded as UTF-8 at all: refuse both up front, naming the field, on every channel.
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _safe(text: str) -> str:
+    """``text`` with anything that cannot be encoded as UTF-8 replaced (for messages)."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def text_problems(data: Any, path: str = "") -> dict[str, str]:
+    """Every string (key or value) in ``data`` holding NUL or invalid UTF-8, by path."""
+    found: dict[str, str] = {}
+    if isinstance(data, str):
+        match = _BAD_TEXT.search(data)
+        if match:
+            found[path or "report"] = (
+                "must not contain NUL characters"
+                if match.group() == "\x00"
+                else "is not valid UTF-8 text"
+            )
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            name = str(key)
+            child = f"{path}.{_safe(name)}" if path else _safe(name)
+            if _BAD_TEXT.search(name):
+                found[child] = "field name is not valid UTF-8 text without NUL"
+            else:
+                found.update(text_problems(value, child))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            found.update(text_problems(item, f"{path}.{index}" if path else str(index)))
+    return found
+
+
 def parse_report(data: Any, *, now: datetime) -> ReportIn:
     """Validate the envelope, then the kind's details; raise ``ReportInvalid`` naming
     every bad field (details fields as ``details.<name>``)."""
     if not isinstance(data, dict):
         raise ReportInvalid({"report": "must be a JSON object"})
+    bad_text = text_problems(data)
+    if bad_text:
+        raise ReportInvalid(bad_text)
     context = {"now": now}
     errors: dict[str, str] = {}
     report: ReportIn | None = None
@@ -311,8 +351,11 @@ def parse_report(data: Any, *, now: datetime) -> ReportIn:
         else:
             if report is not None:
                 report.details = details.model_dump(mode="json")
-    if report is not None and report.kind is ReportKind.TIP and not report.narrative:
-        errors["narrative"] = "say what the person said or did"
+    narrative = data.get("narrative")
+    has_narrative = isinstance(narrative, str) and bool(narrative.strip())
+    if data.get("kind") == ReportKind.TIP and not has_narrative:
+        # Checked on the raw input so it is reported together with every other problem.
+        errors.setdefault("narrative", "say what the person said or did")
     if errors or report is None:
         raise ReportInvalid(errors or {"report": "is not valid"})
     return report

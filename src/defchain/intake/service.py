@@ -14,13 +14,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from defchain import audit, notify
 from defchain.access import Actor, Agency, Jurisdiction, Permission, Role, User, require
 from defchain.access.security import hash_password, verify_password
 from defchain.errors import Conflict, NotFound, ValidationFailed
-from defchain.intake.models import Integration, Report, TipMessage
+from defchain.intake.attachments import MAX_ATTACHMENTS, AttachmentRefused, display_name
+from defchain.intake.attachments import clean as clean_attachment
+from defchain.intake.models import Attachment, Integration, Report, TipMessage
 from defchain.intake.rules import (
     DEFAULT_LABELS,
     Channel,
@@ -149,7 +152,7 @@ def receive(session: Session, *, data: ReportIn, source: Source, now: datetime) 
         received_at=to_the_minute(now) if public else now,
         jurisdiction_id=jurisdiction_id,
         agency_id=agency_id,
-        created_by_user_id=source.actor.user_id if source.actor else None,
+        created_by_user_id=source.actor.audit_id if source.actor else None,
         danger_now=data.danger_now,
         narrative=data.narrative,
         location=data.location,
@@ -161,7 +164,7 @@ def receive(session: Session, *, data: ReportIn, source: Source, now: datetime) 
         label_set=label_set(labels),
         tip_code=_unique_tip_code(session) if public else None,
         integration_id=source.integration.id if source.integration else None,
-        external_id=data.external_id,
+        external_id=data.external_id or None,  # "" is no id (and must not collide)
         search_text=search_text(
             data.narrative, data.location, data.occurred_at_text, subject, data.details
         ),
@@ -421,3 +424,180 @@ def get_report(session: Session, report_id: int) -> Report:
     if report is None:
         raise NotFound(f"No report with id {report_id}.")
     return report
+
+
+# --- reads --------------------------------------------------------------------------
+
+
+def record_view(
+    session: Session,
+    *,
+    actor: Actor,
+    report: Report,
+    now: datetime,
+    attachment_id: int | None = None,
+) -> None:
+    """Audit that a person's report was read (the page, or one attachment downloaded)."""
+    require(actor, P.INTAKE_REPORT_READ, report)
+    if attachment_id is None:
+        tag, changes = "intake:report:viewed", {}
+    else:
+        tag, changes = "intake:attachment:downloaded", {"attachment_id": [None, attachment_id]}
+    _audit(session, Source(actor=actor), tag, report, changes, now)
+    session.flush()
+
+
+# --- attachments --------------------------------------------------------------------
+
+
+def add_attachment(
+    session: Session,
+    *,
+    report: Report,
+    filename: str,
+    data: bytes,
+    now: datetime,
+    source: Source = PUBLIC,
+) -> Attachment:
+    """Check one file by content, strip its metadata and store it with the report.
+
+    Raises ``AttachmentRefused`` (a ``ValidationFailed`` on field ``attachments``) naming
+    the file; the sha256 is of the clean bytes, which are what is kept.
+    """
+    if len(report.attachments) >= MAX_ATTACHMENTS:
+        raise AttachmentRefused("at most %(n)s files per report.", n=MAX_ATTACHMENTS)
+    cleaned = clean_attachment(filename, data)
+    public = report.tip_code is not None
+    attachment = Attachment(
+        report_id=report.id,
+        filename=display_name(filename),
+        content_type=cleaned.content_type,
+        size=len(cleaned.data),
+        sha256=hashlib.sha256(cleaned.data).hexdigest(),
+        data=cleaned.data,
+        created_at=to_the_minute(now) if public else now,
+    )
+    report.attachments.append(attachment)
+    session.flush()
+    _audit(
+        session,
+        source,
+        "intake:attachment:added",
+        report,
+        {"attachment_id": [None, attachment.id], "content_type": [None, attachment.content_type]},
+        to_the_minute(now) if public else now,
+    )
+    return attachment
+
+
+# --- API integrations and bulk import ------------------------------------------------
+# (used by web/routes/api.py, cli/integrations.py and intake/importer.py)
+
+# Ids above this cannot exist (and would overflow SQLite's driver): refuse them as unknown.
+MAX_RECORD_ID = 2**31 - 1
+# last_used_at is refreshed at most this often, so that a busy integration's requests do
+# not all queue on one row lock.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def check_jurisdiction(session: Session, jurisdiction_id: int | None) -> None:
+    """Refuse a ``jurisdiction_id`` that names no jurisdiction, before anything is written."""
+    if jurisdiction_id is None:
+        return
+    if jurisdiction_id > MAX_RECORD_ID or session.get(Jurisdiction, jurisdiction_id) is None:
+        raise ValidationFailed(
+            f"jurisdiction_id: no jurisdiction with id {jurisdiction_id}.", field="jurisdiction_id"
+        )
+
+
+def _by_external_id(session: Session, integration: Integration, external_id: str) -> Report | None:
+    return session.scalar(
+        select(Report).where(
+            Report.integration_id == integration.id, Report.external_id == external_id
+        )
+    )
+
+
+def receive_from_integration(
+    session: Session, *, data: ReportIn, integration: Integration, now: datetime
+) -> tuple[Report, bool]:
+    """Store a report forwarded through the API: ``(report, created)``.
+
+    A repeated ``external_id`` from the same integration returns the report already
+    stored, with ``created`` false, so a client may retry after a lost response. Two
+    concurrent first attempts race on the unique index; the loser gets the winner's report.
+    """
+    check_jurisdiction(session, data.jurisdiction_id)
+    source = Source(integration=integration)
+    if not data.external_id:
+        return receive(session, data=data, source=source, now=now), True
+    existing = _by_external_id(session, integration, data.external_id)
+    if existing is not None:
+        return existing, False
+    try:
+        with session.begin_nested():
+            report = receive(session, data=data, source=source, now=now)
+    except IntegrityError:
+        existing = _by_external_id(session, integration, data.external_id)
+        if existing is None:
+            raise
+        return existing, False
+    return report, True
+
+
+def touch_integration(integration: Integration, *, now: datetime) -> None:
+    """Record that the integration was just used (to the minute)."""
+    last = integration.last_used_at
+    if last is None or now - last >= LAST_USED_RESOLUTION:
+        integration.last_used_at = now
+
+
+def report_of_integration(session: Session, *, integration: Integration, report_id: int) -> Report:
+    """A report this integration sent; any other id is 'not found'."""
+    report = session.get(Report, report_id) if 0 < report_id <= MAX_RECORD_ID else None
+    if report is None or report.integration_id != integration.id:
+        raise NotFound(f"No report with id {report_id} from this integration.")
+    return report
+
+
+def list_integrations(session: Session, *, actor: Actor) -> list[tuple[Integration, Agency]]:
+    """Every integration with the agency its reports go to, by name."""
+    require(actor, P.INTAKE_INTEGRATION_MANAGE)
+    rows = session.execute(
+        select(Integration, Agency)
+        .join(Agency, Agency.id == Integration.agency_id)
+        .order_by(Integration.name)
+    ).all()
+    return [(integration, agency) for integration, agency in rows]
+
+
+def integration_named(session: Session, name: str) -> Integration:
+    """An integration by its exact name."""
+    found = session.scalar(select(Integration).where(Integration.name == name.strip()))
+    if found is None:
+        raise NotFound(f"name: no integration named '{name}'.", field="name")
+    return found
+
+
+def set_integration_active(
+    session: Session, *, actor: Actor, integration: Integration, active: bool, now: datetime
+) -> None:
+    """Turn an integration's token off (or on again); its requests then get 401."""
+    require(actor, P.INTAKE_INTEGRATION_MANAGE)
+    if integration.active == active:
+        return
+    integration.active = active
+    audit.record(
+        session,
+        actor_id=actor.audit_id,
+        actor_label=actor.label,
+        tag="intake:integration:" + ("enabled" if active else "disabled"),
+        subject_type="integration",
+        subject_id=integration.id,
+        changes={"active": [not active, active]},
+        at=now,
+    )
+    session.flush()
+
+
+# --- end of API integrations and bulk import -----------------------------------------

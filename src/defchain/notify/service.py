@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from defchain.errors import NotFound
 from defchain.notify.models import Notification
 
 
@@ -30,6 +31,8 @@ def notify_user(
     )
     session.add(notification)
     session.flush()
+    # Tells the boundary to deliver e-mail once this transaction has committed.
+    session.info["notifications_pending"] = True
     return notification
 
 
@@ -39,3 +42,40 @@ def unread_count(session: Session, *, user_id: int) -> int:
         Notification.user_id == user_id, Notification.read_at.is_(None)
     )
     return int(session.scalar(query) or 0)
+
+
+def for_user(session: Session, *, user_id: int, limit: int = 100) -> list[Notification]:
+    """The user's notifications, newest first."""
+    query = (
+        select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query).all())
+
+
+def mark_read(session: Session, *, user_id: int, notification_id: int, now: datetime) -> None:
+    """Mark one of the user's own notifications read; anyone else's is "not found"."""
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user_id:
+        raise NotFound(f"No notification with id {notification_id}.")
+    if notification.read_at is None:
+        notification.read_at = now
+        session.flush()
+
+
+def mark_link_read(session: Session, *, user_id: int, link: str, now: datetime) -> int:
+    """Opening what notifications point to reads them: mark the user's unread ones for
+    ``link`` read; returns how many."""
+    unread = session.scalars(
+        select(Notification).where(
+            Notification.user_id == user_id,
+            Notification.link == link,
+            Notification.read_at.is_(None),
+        )
+    ).all()
+    for notification in unread:
+        notification.read_at = now
+    session.flush()
+    return len(unread)

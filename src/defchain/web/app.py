@@ -17,8 +17,21 @@ from defchain.clock import Clock, SystemClock
 from defchain.config import Settings, get_settings
 from defchain.db import make_engine, make_session_factory
 from defchain.errors import DomainError
+from defchain.notify import SmtpMailer
 from defchain.web.deps import AppContext, SigninRequired, csrf_protect
-from defchain.web.routes import accounts, admin, audit_log, home, signin, teams
+from defchain.web.routes import (
+    accounts,
+    admin,
+    api,
+    audit_log,
+    home,
+    notifications,
+    public,
+    report_import,
+    reports,
+    signin,
+    teams,
+)
 from defchain.web.security import (
     CSRF_COOKIE,
     BodyLimitMiddleware,
@@ -54,15 +67,37 @@ def create_app(
             idle_minutes=settings.session_idle_minutes,
             max_hours=settings.session_max_hours,
         ),
+        mailer=_mailer(settings),
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (signin, home, accounts, admin, teams, audit_log):
+    for module in (signin, home, accounts, admin, teams, audit_log, public):
         app.include_router(module.router)
+    for module in (report_import, reports, notifications):  # /reports/import before /reports/{id}
+        app.include_router(module.router)
+    app.include_router(api.router)
     _install_csrf_cookie(app, secure=settings.secure_cookies)
     _install_error_pages(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/report": max(public.REPORT_BODY_LIMIT, settings.max_body_bytes)},
+    )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     return app
+
+
+def _mailer(settings: Settings) -> SmtpMailer | None:
+    """E-mail delivery when ``DEFCHAIN_SMTP_HOST`` is set; otherwise in-app only."""
+    if not settings.smtp_host:
+        return None
+    return SmtpMailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        starttls=settings.smtp_starttls,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+    )
 
 
 def _install_csrf_cookie(app: FastAPI, *, secure: bool) -> None:
@@ -74,7 +109,7 @@ def _install_csrf_cookie(app: FastAPI, *, secure: bool) -> None:
         fresh = not seed
         request.state.csrf_seed = seed or new_csrf_seed()
         response = await call_next(request)
-        if fresh and not request.url.path.startswith("/static/"):
+        if fresh and not request.url.path.startswith(("/static/", "/api/")):
             response.set_cookie(
                 CSRF_COOKIE,
                 request.state.csrf_seed,
@@ -95,15 +130,24 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return _error(request, exc.status_code, exc.message)
+        return _error(
+            request,
+            exc.status_code,
+            exc.message,
+            errors=_field_errors(exc),
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
+        problems: list[str] = []
+        fields: dict[str, str] = {}
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg')}")
-        return _error(request, 422, "; ".join(problems))
+            field = ".".join(loc) or "request"
+            problems.append(f"{field}: {err.get('msg')}")
+            fields.setdefault(field, str(err.get("msg")))
+        return _error(request, 422, "; ".join(problems), errors=fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -112,7 +156,30 @@ def _install_error_pages(app: FastAPI) -> None:
         return _error(request, exc.status_code, messages.get(exc.status_code, detail))
 
 
-def _error(request: Request, status: int, message: str) -> Response:
+def _field_errors(exc: DomainError) -> dict[str, str]:
+    """``{field: problem}`` of a domain error (the API answers with it)."""
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, dict):
+        return errors
+    if exc.field:
+        return {exc.field: exc.message.removeprefix(f"{exc.field}:").strip()}
+    return {}
+
+
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    errors: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if request.url.path.startswith("/api/"):
+        # The API answers in JSON whatever the client accepts, naming the fields at fault.
+        from starlette.responses import JSONResponse
+
+        body = {"detail": message, "errors": errors or {}}
+        return JSONResponse(body, status_code=status, headers=headers)
     accept = request.headers.get("accept", "")
     if "application/json" in accept and "text/html" not in accept:
         from starlette.responses import JSONResponse

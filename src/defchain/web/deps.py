@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import FormData
 
 from defchain.access import Actor, UserSession, auth
 from defchain.access.service import actor_for
 from defchain.clock import Clock
 from defchain.config import Settings
 from defchain.errors import DomainError
+from defchain.notify import Mailer, deliver_pending
 from defchain.web.security import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, csrf_valid
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -28,6 +30,7 @@ class AppContext:
     session_factory: sessionmaker[Session]
     clock: Clock
     auth_policy: auth.AuthPolicy
+    mailer: Mailer | None = None
 
 
 class SigninRequired(Exception):
@@ -61,8 +64,26 @@ def context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(context)]
 
 
-def unit_of_work(request: Request, ctx: Ctx) -> Iterator[Session]:
-    """One session and one transaction per request, committed before the response."""
+def deliver_email(ctx: AppContext) -> None:
+    """E-mail pending notifications in a unit of work of its own (a background task)."""
+    if ctx.mailer is None:
+        return
+    session = ctx.session_factory()
+    try:
+        deliver_pending(
+            session, mailer=ctx.mailer, now=ctx.clock.now(), base_url=ctx.settings.base_url
+        )
+        session.commit()
+    finally:
+        session.close()
+
+
+def unit_of_work(request: Request, ctx: Ctx, tasks: BackgroundTasks) -> Iterator[Session]:
+    """One session and one transaction per request, committed before the response.
+
+    Notifications written by the request are e-mailed after the commit, by a background
+    task, so nobody is told about a change that rolled back.
+    """
     session = ctx.session_factory()
     try:
         yield session
@@ -70,6 +91,8 @@ def unit_of_work(request: Request, ctx: Ctx) -> Iterator[Session]:
             session.rollback()
         else:
             session.commit()
+            if session.info.pop("notifications_pending", False) and ctx.mailer is not None:
+                tasks.add_task(deliver_email, ctx)
     except SigninRequired:
         session.commit()
         raise
@@ -78,6 +101,8 @@ def unit_of_work(request: Request, ctx: Ctx) -> Iterator[Session]:
         raise
     finally:
         session.close()
+        # Error pages render after this; they must not reopen a closed session.
+        request.state.db = None
 
 
 Db = Annotated[Session, Depends(unit_of_work, scope="function")]
@@ -121,6 +146,7 @@ def require_actor(request: Request, db: Db, user_session: CurrentSession) -> Act
         raise SigninRequired(step)
     actor = actor_for(db, user_session.user)
     request.state.actor = actor
+    request.state.db = db  # the layout counts unread notifications in this session
     return actor
 
 
@@ -128,8 +154,12 @@ CurrentActor = Annotated[Actor, Depends(require_actor)]
 
 
 async def csrf_protect(request: Request, ctx: Ctx) -> None:
-    """Every state-changing request carries a token matching this browser's cookie."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    """Every state-changing request carries a token matching this browser's cookie.
+
+    ``/api/`` is exempt: its routes authenticate with a Bearer token only and never read
+    cookies, so a forged cross-site request carries no credential they accept.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.url.path.startswith("/api/"):
         return
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     header_token = request.headers.get(CSRF_HEADER)
@@ -153,3 +183,12 @@ async def csrf_protect(request: Request, ctx: Ctx) -> None:
 def mark_rollback(request: Request) -> None:
     """Make the unit of work roll back (a form is re-shown with errors)."""
     request.state.rollback = True
+
+
+async def submitted_form(request: Request) -> FormData:
+    """The parsed form body, read on the event loop so the route itself can be a plain
+    ``def`` and do its database work in the thread pool, never on the loop."""
+    return await request.form()
+
+
+SubmittedForm = Annotated[FormData, Depends(submitted_form)]

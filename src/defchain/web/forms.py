@@ -33,6 +33,8 @@ FIELD_LABELS = {
     "code": "6-digit code",
     "current_password": "Current password",
     "new_password": "New password",
+    "intake_agency_id": "Agency that receives public tips",
+    "warning_signs_md": "Warning-signs page",
 }
 
 

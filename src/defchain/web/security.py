@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 
 from starlette.datastructures import Headers
@@ -75,20 +76,41 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes`` with 413 before the app reads them whole."""
+def signed_token(secret_key: str, purpose: str, value: str) -> str:
+    """An HMAC proving the server issued ``value`` for ``purpose`` (e.g. a tip code)."""
+    message = f"{purpose}:{value}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+
+def signed_token_valid(secret_key: str, purpose: str, value: str, token: str | None) -> bool:
+    """Whether ``token`` is ``signed_token(secret_key, purpose, value)``."""
+    if not token:
+        return False
+    return hmac.compare_digest(signed_token(secret_key, purpose, value), token)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over ``max_bytes`` with 413 before the app reads them whole.
+
+    ``path_limits`` gives exact paths a different limit (the public tip page carries
+    attachments); every other path keeps ``max_bytes``.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope["path"], self.default_max_bytes)
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(send, self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await _too_large(send, max_bytes, scope["path"])
             return
         received = 0
 
@@ -97,28 +119,36 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
-            await _too_large(send, self.max_bytes)
+        except* BodyTooLarge:
+            # except*: Starlette's BaseHTTPMiddleware reads the body in a task group, so the
+            # error may arrive wrapped in an ExceptionGroup.
+            await _too_large(send, max_bytes, scope["path"])
 
 
 class BodyTooLarge(Exception):
     """The streamed body passed the limit."""
 
 
-async def _too_large(send: Send, max_bytes: int) -> None:
-    body = f"Request body too large: the limit is {max_bytes:,} bytes.".encode()
+async def _too_large(send: Send, max_bytes: int, path: str) -> None:
+    message = f"Request body too large: the limit is {max_bytes:,} bytes."
+    content_type = b"text/plain; charset=utf-8"
+    body = message.encode()
+    if path.startswith("/api/"):  # the API answers in JSON, naming the field
+        errors = {"body": f"must be at most {max_bytes} bytes"}
+        body = json.dumps({"detail": message, "errors": errors}).encode()
+        content_type = b"application/json"
     await send(
         {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
             ],
         }

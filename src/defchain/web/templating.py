@@ -10,7 +10,9 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
+from defchain import notify
 from defchain.access import AGENCY_KIND_LABELS, LABEL_DESCRIPTIONS, ROLE_LABELS, Actor, Permission
+from defchain.web import i18n
 from defchain.web.forms import FIELD_LABELS, error_summary
 from defchain.web.security import csrf_token
 
@@ -23,6 +25,8 @@ templates.env.globals.update(
     FIELD_LABELS=FIELD_LABELS,
     error_summary=error_summary,
 )
+# ``_()`` in templates: English everywhere unless a public page passes its language.
+i18n.install(templates.env)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Home", "/home", None),
+    NavItem("Reports", "/reports", Permission.INTAKE_REPORT_READ),
+    NavItem("New report", "/reports/new", Permission.INTAKE_REPORT_CREATE),
     NavItem("Teams", "/teams", Permission.ACCESS_TEAM_READ),
     NavItem("Jurisdictions", "/admin/jurisdictions", Permission.ACCESS_JURISDICTION_WRITE),
     NavItem("Agencies", "/admin/agencies", Permission.ACCESS_AGENCY_WRITE),
@@ -53,6 +59,20 @@ def nav_for(actor: Actor | None) -> list[NavItem]:
     return [i for i in NAV if i.permission is None or i.permission in actor.permissions]
 
 
+def _current_nav(path: str, actor: Actor | None) -> str:
+    """The navigation entry this page belongs to: the longest matching link."""
+    hrefs = [i.href for i in nav_for(actor) if path == i.href or path.startswith(i.href + "/")]
+    return max(hrefs, key=len, default="")
+
+
+def _unread(request: Request, actor: Actor | None) -> int | None:
+    """The header badge's count, read in the request's own session (signed-in only)."""
+    db = getattr(request.state, "db", None)
+    if actor is None or db is None:
+        return None
+    return notify.unread_count(db, user_id=actor.user_id)
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
@@ -68,6 +88,8 @@ def render(
         "demo": ctx.settings.demo,
         "errors": {},
         "values": {},
+        "unread_notifications": _unread(request, actor),
+        "current_nav": _current_nav(request.url.path, actor),
     }
     values.update(context or {})
     return templates.TemplateResponse(request, template, values, status_code=status_code)

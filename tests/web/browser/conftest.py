@@ -299,6 +299,8 @@ def live(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 session_max_hours=12,
                 lockout_threshold=5,
                 lockout_minutes=15,
+                # Every browser test posts from 127.0.0.1 at a frozen minute.
+                public_rate_limit_per_minute=10_000,
             )
             app = create_app(settings, engine=engine, clock=clock)
             port = _free_port()
@@ -372,3 +374,19 @@ def screenshot_dir(pytestconfig: pytest.Config) -> Path:
     path = Path(pytestconfig.rootpath) / "test-artifacts" / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def public_intake(live: Live) -> Live:
+    """The seeded jurisdiction sends public tips to agency A (committed; idempotent)."""
+    from defchain.access import Jurisdiction
+
+    session = make_session_factory(live.engine)()
+    try:
+        jurisdiction = session.get(Jurisdiction, live.ids["jurisdiction"])
+        assert jurisdiction is not None
+        jurisdiction.intake_agency_id = live.ids["agency_A"]
+        session.commit()
+    finally:
+        session.close()
+    return live

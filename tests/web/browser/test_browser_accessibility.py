@@ -21,6 +21,8 @@ pytestmark = pytest.mark.browser
 
 # GET routes that are not pages: health check, redirect, API schema.
 NOT_PAGES = {"/healthz", "/", "/api/openapi.json", "/signout"}
+# Downloads (Content-Disposition: attachment), not pages.
+NOT_PAGES |= {"/reports/{report_id}/attachments/{attachment_id}"}
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 
@@ -37,7 +39,8 @@ def get_page_routes(app: Any) -> dict[str, re.Pattern[str]]:
         path, methods = getattr(route, "path", None), getattr(route, "methods", None)
         if not path or not methods or "GET" not in methods:
             continue  # mounts (static files) and POST-only routes
-        if path in NOT_PAGES or path.startswith("/static"):
+        # The JSON API under /api/ has no pages (it is tested in tests/web/test_api.py).
+        if path in NOT_PAGES or path.startswith(("/static", "/api/")):
             continue
         pages[path] = compile_path(path)[0]
     return pages
@@ -99,7 +102,93 @@ def _goto(page: Any, path: str, expect: int = 200) -> None:
     assert response.status == expect, f"GET {path}: {response.status}, expected {expect}"
 
 
-def test_every_page_passes_axe_for_the_role_that_uses_it(browser, live, screenshot_dir):
+def check_report_pages(page: Any, audit: Audit, live: Any) -> None:
+    """The inbox, each staff form (empty and with errors), a report with its tipster
+    thread, the import page with a rejected row, and notifications."""
+    from tests.web.browser.test_browser_reports import CSV, _public_tip, tipster_says
+
+    report_id, _ = _public_tip(live, "a passphrase for axe")
+    tipster_says(live, report_id, "One more thing I remember.")  # an unread notification
+    for path, what in (
+        ("/reports", "inbox"),
+        ("/reports?kind=tip&q=pep", "inbox filtered"),
+        ("/reports/new", "choose a report kind"),
+        *((f"/reports/new/{kind}", f"new {kind}") for kind in (
+            "tip", "sar", "nics_denial", "purchase_attempt", "wellness_check", "referral",
+            "direct_threat",
+        )),
+        ("/reports/import", "import reports"),
+        ("/notifications", "notifications"),
+    ):  # fmt: skip
+        _goto(page, path)
+        audit.check(page, "analyst", what)
+    _goto(page, f"/reports/{report_id}")
+    page.get_by_label("Reply to the tipster").fill("Thank you for telling us.")
+    page.get_by_role("button", name="Send reply").click()
+    page.wait_for_load_state()
+    audit.check(page, "analyst", "report with thread")
+    _goto(page, "/reports/new/wellness_check")
+    page.locator("#report-form").evaluate("f => { f.noValidate = true; }")
+    page.get_by_role("button", name="Save report").click()
+    page.wait_for_load_state()
+    assert page.locator("#error-summary").is_visible()
+    audit.check(page, "analyst", "wellness check with errors", counts_for_route=False)
+    _goto(page, "/reports/import")
+    page.get_by_label("Kind of report").select_option("tip")
+    page.get_by_label("File").set_input_files(
+        {"name": "tips.csv", "mimeType": "text/csv", "buffer": CSV.encode()}
+    )
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_load_state()
+    assert page.locator("#rejected-rows").is_visible()
+    audit.check(page, "analyst", "import with a rejected row", counts_for_route=False)
+
+
+def check_public_pages(page: Any, audit: Audit) -> None:
+    """The tip page, its errors, the tip code page, follow-up (form and thread) and the
+    warning signs, in English and Spanish, as a member of the public."""
+    for lang in ("en", "es"):
+        _goto(page, f"/report?lang={lang}")
+        audit.check(page, "public", f"report a concern ({lang})")
+        page.locator("form.dc-report-form").evaluate("f => { f.noValidate = true; }")
+        page.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        assert page.locator("#error-summary").is_visible()
+        audit.check(page, "public", f"report with errors ({lang})", counts_for_route=False)
+        page.locator("label[for=danger_now-yes]").click()
+        page.locator("#narrative").fill("He said he would bring a gun on Friday.")
+        page.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        code = page.locator("#tip-code").inner_text().strip()
+        audit.check(page, "public", f"report sent, tip code ({lang})", counts_for_route=False)
+        page.locator("#passphrase").fill("a passphrase for axe")
+        page.locator("#passphrase_again").fill("a passphrase for axe")
+        page.locator("form[action='/report/passphrase'] button").click()
+        page.wait_for_load_state()
+        audit.check(page, "public", f"passphrase saved ({lang})", counts_for_route=False)
+        _goto(page, "/report/followup")
+        audit.check(page, "public", f"follow-up form ({lang})")
+        page.locator("#tip_code").fill(code)
+        page.locator("#passphrase").fill("a passphrase for axe")
+        page.locator("form[action='/report/followup'] button").click()
+        page.wait_for_load_state()
+        assert page.locator(".dc-status").is_visible()
+        audit.check(page, "public", f"follow-up thread ({lang})")
+        reply = page.locator("form[action='/report/followup/message']")
+        reply.evaluate("f => { f.noValidate = true; }")
+        reply.locator("button").click()
+        page.wait_for_load_state()
+        assert page.locator("#error-summary").is_visible()
+        what = f"follow-up reply with errors ({lang})"
+        audit.check(page, "public", what, counts_for_route=False)
+        _goto(page, "/warning-signs")
+        audit.check(page, "public", f"warning signs ({lang})")
+        page.context.clear_cookies()
+
+
+def test_every_page_passes_axe_for_the_role_that_uses_it(
+    browser, live, screenshot_dir, public_intake
+):
     audit = Audit(routes=get_page_routes(live.app), shots=screenshot_dir)
     assert {"/home", "/signin", "/teams/{team_id}"} <= set(audit.routes), audit.routes
     contexts: list[Any] = []
@@ -134,6 +223,7 @@ def test_every_page_passes_axe_for_the_role_that_uses_it(browser, live, screensh
         page.wait_for_load_state()
         assert "not correct" in page.get_by_role("alert").first.inner_text()
         audit.check(page, "anonymous", "sign-in failed", counts_for_route=False)
+        check_public_pages(new_page(), audit)
 
         # --- half signed in: second factor and enrolment ------------------------------
         admin = new_page()
@@ -206,6 +296,9 @@ def test_every_page_passes_axe_for_the_role_that_uses_it(browser, live, screensh
         admin.wait_for_load_state()
         assert admin.locator("#user_id-error").is_visible()
         audit.check(admin, "admin", "team add member with errors", counts_for_route=False)
+
+        # --- staff report pages (intake analyst) -------------------------------------------
+        check_report_pages(signed_in("analyst"), audit, live)
 
         # --- every other role: home and what its navigation offers ------------------------
         for username, paths in (

@@ -23,14 +23,22 @@ from defchain.access import (
 from defchain.access.rules import password_problem
 from defchain.access.schemas import AgencyIn, JurisdictionIn, TeamIn, UserIn
 from defchain.errors import DomainError
-from defchain.web.deps import Ctx, CurrentActor, Db, mark_rollback
+from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
 from defchain.web.forms import FormResult, domain_error_fields, form_values, parse
 from defchain.web.templating import render
 
 router = APIRouter(prefix="/admin")
 P = Permission
 
-JURISDICTION_FIELDS = ("name", "state", "county", "city", "timezone")
+JURISDICTION_FIELDS = (
+    "name",
+    "state",
+    "county",
+    "city",
+    "timezone",
+    "intake_agency_id",
+    "warning_signs_md",
+)
 AGENCY_FIELDS = ("name", "kind", "jurisdiction_id", "phone", "email", "active")
 USER_FIELDS = ("username", "full_name", "email", "agency_id", "roles", "clearances")
 TEAM_FIELDS = ("name", "jurisdiction_id", "description")
@@ -80,26 +88,32 @@ def jurisdictions(request: Request, db: Db, actor: CurrentActor) -> Response:
     )
 
 
+def _jurisdiction_context(db: Session, actor: Any, record: Any) -> dict[str, Any]:
+    """The form's record and the agencies that may receive its public tips."""
+    agencies = queries.agencies(db, actor)
+    return {"record": record, "agency_options": [(a.id, a.name) for a in agencies]}
+
+
 @router.get("/jurisdictions/new")
-def jurisdiction_new(request: Request, actor: CurrentActor) -> Response:
+def jurisdiction_new(request: Request, db: Db, actor: CurrentActor) -> Response:
     """An empty jurisdiction form."""
     require(actor, P.ACCESS_JURISDICTION_WRITE)
-    return render(
-        request,
-        "admin/jurisdiction_form.html",
-        {"values": {"timezone": "America/New_York"}, "record": None},
-    )
+    context = _jurisdiction_context(db, actor, None)
+    context["values"] = {"timezone": "America/New_York"}
+    return render(request, "admin/jurisdiction_form.html", context)
 
 
 @router.post("/jurisdictions/new")
-async def jurisdiction_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
+def jurisdiction_create(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, form: SubmittedForm
+) -> Response:
     """Save a new jurisdiction."""
     require(actor, P.ACCESS_JURISDICTION_WRITE)
-    result = parse(JurisdictionIn, form_values(await request.form()), fields=JURISDICTION_FIELDS)
+    result = parse(JurisdictionIn, form_values(form), fields=JURISDICTION_FIELDS)
     return _save(
         request,
         "admin/jurisdiction_form.html",
-        {"record": None},
+        _jurisdiction_context(db, actor, None),
         result,
         lambda m: service.create_jurisdiction(db, actor=actor, data=m, now=ctx.clock.now()),
         lambda j: "/admin/jurisdictions?saved=" + str(j.id),
@@ -112,21 +126,27 @@ def jurisdiction_edit(
 ) -> Response:
     """The form for one jurisdiction."""
     record = load_for(db, actor, "jurisdiction", jurisdiction_id, P.ACCESS_JURISDICTION_WRITE)
-    values = {f: getattr(record, f) for f in JURISDICTION_FIELDS}
-    return render(request, "admin/jurisdiction_form.html", {"values": values, "record": record})
+    context = _jurisdiction_context(db, actor, record)
+    context["values"] = {f: getattr(record, f) or "" for f in JURISDICTION_FIELDS}
+    return render(request, "admin/jurisdiction_form.html", context)
 
 
 @router.post("/jurisdictions/{jurisdiction_id}/edit")
-async def jurisdiction_update(
-    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, jurisdiction_id: int
+def jurisdiction_update(
+    request: Request,
+    db: Db,
+    ctx: Ctx,
+    actor: CurrentActor,
+    form: SubmittedForm,
+    jurisdiction_id: int,
 ) -> Response:
     """Save changes to a jurisdiction."""
     record = load_for(db, actor, "jurisdiction", jurisdiction_id, P.ACCESS_JURISDICTION_WRITE)
-    result = parse(JurisdictionIn, form_values(await request.form()), fields=JURISDICTION_FIELDS)
+    result = parse(JurisdictionIn, form_values(form), fields=JURISDICTION_FIELDS)
     return _save(
         request,
         "admin/jurisdiction_form.html",
-        {"record": record},
+        _jurisdiction_context(db, actor, record),
         result,
         lambda m: service.update_jurisdiction(
             db, actor=actor, jurisdiction=record, data=m, now=ctx.clock.now()
@@ -169,10 +189,12 @@ def agency_new(request: Request, db: Db, actor: CurrentActor) -> Response:
 
 
 @router.post("/agencies/new")
-async def agency_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
+def agency_create(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, form: SubmittedForm
+) -> Response:
     """Save a new agency."""
     require(actor, P.ACCESS_AGENCY_WRITE)
-    values = _agency_values(form_values(await request.form()))
+    values = _agency_values(form_values(form))
     result = parse(AgencyIn, values, fields=AGENCY_FIELDS)
     return _save(
         request,
@@ -195,12 +217,12 @@ def agency_edit(request: Request, db: Db, actor: CurrentActor, agency_id: int) -
 
 
 @router.post("/agencies/{agency_id}/edit")
-async def agency_update(
-    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, agency_id: int
+def agency_update(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, form: SubmittedForm, agency_id: int
 ) -> Response:
     """Save changes to an agency."""
     record = load_for(db, actor, "agency", agency_id, P.ACCESS_AGENCY_WRITE)
-    values = _agency_values(form_values(await request.form()))
+    values = _agency_values(form_values(form))
     result = parse(AgencyIn, values, fields=AGENCY_FIELDS)
     return _save(
         request,
@@ -245,10 +267,12 @@ def user_new(request: Request, db: Db, actor: CurrentActor) -> Response:
 
 
 @router.post("/users/new")
-async def user_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
+def user_create(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, form: SubmittedForm
+) -> Response:
     """Save a new user with an initial password."""
     require(actor, P.ACCESS_USER_WRITE)
-    values = form_values(await request.form(), list_fields=("roles", "clearances"))
+    values = form_values(form, list_fields=("roles", "clearances"))
     password = values.pop("password", "")
     result = parse(UserIn, values, fields=USER_FIELDS)
     # Report a password problem together with the other fields' problems.
@@ -285,12 +309,12 @@ def user_edit(
 
 
 @router.post("/users/{user_id}/edit")
-async def user_update(
-    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, user_id: int
+def user_update(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, form: SubmittedForm, user_id: int
 ) -> Response:
     """Save changes to a user's profile, roles and clearances."""
     record = load_for(db, actor, "user", user_id, P.ACCESS_USER_WRITE)
-    values = form_values(await request.form(), list_fields=("roles", "clearances"))
+    values = form_values(form, list_fields=("roles", "clearances"))
     result = parse(UserIn, values, fields=USER_FIELDS)
     context = _user_context(db, actor, record)
     context["now"] = ctx.clock.now()
@@ -346,10 +370,12 @@ def team_new(request: Request, db: Db, actor: CurrentActor) -> Response:
 
 
 @router.post("/teams/new")
-async def team_create(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
+def team_create(
+    request: Request, db: Db, ctx: Ctx, actor: CurrentActor, form: SubmittedForm
+) -> Response:
     """Save a new team; members are added on the team's page."""
     require(actor, P.ACCESS_TEAM_CREATE)
-    result = parse(TeamIn, form_values(await request.form()), fields=TEAM_FIELDS)
+    result = parse(TeamIn, form_values(form), fields=TEAM_FIELDS)
     return _save(
         request,
         "admin/team_form.html",
