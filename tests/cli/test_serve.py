@@ -75,3 +75,42 @@ def test_serve_runs_the_app_factory_in_demo_mode_with_one_shared_key(
     assert call["app"] == "defchain.web.app:create_app"
     assert (call["factory"], call["port"], call["workers"]) == (True, 8123, 2)
     assert len(os.environ["DEFCHAIN_SECRET_KEY"]) >= 32
+
+
+def test_serve_keeps_no_access_log_by_default(cli: Cli, tmp_path: Any) -> None:
+    # The public tip page promises that no IP address is kept; uvicorn's access log
+    # would print one for every request. Run the real server and look at its output.
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    cli.run("init")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "DEFCHAIN_DEMO": "1", "DEFCHAIN_DATABASE_URL": cli.url}
+    command = [sys.executable, "-m", "defchain.cli.main", "serve", "--port", str(port)]
+    with log.open("w") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as answer:
+                        assert answer.status == 200
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    output = log.read_text()
+    assert "Uvicorn running" in output or "Application startup complete" in output
+    assert "/healthz" not in output and "127.0.0.1:" not in output.replace(
+        f"http://127.0.0.1:{port}", ""
+    )

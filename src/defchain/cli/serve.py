@@ -53,6 +53,13 @@ def serve(
     reload: Annotated[
         bool, typer.Option(help="Restart when the code changes (development).")
     ] = False,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="Log every request with the client's address. Off by default: the public "
+            "tip page promises that no IP address is kept (docs/privacy.md)."
+        ),
+    ] = False,
 ) -> None:
     """Run the web application."""
     settings = load_settings()
@@ -77,6 +84,7 @@ def serve(
         reload=reload,
         reload_dirs=[str(PACKAGE_DIR)] if reload else None,
         server_header=False,
+        access_log=access_log,
         # SIGTERM: stop accepting, let requests in flight commit and answer, then exit. A
         # request still running after this many seconds is cut off unanswered: it was never
         # acknowledged, and an uncommitted transaction leaves nothing behind.

@@ -56,7 +56,8 @@ class UnsupportedMediaType(DomainError):
     status_code = 415
 
 
-def context(request: Request) -> AppContext:
+async def context(request: Request) -> AppContext:
+    """The app's context (async: no thread-pool hop for a dictionary lookup)."""
     ctx: AppContext = request.app.state.ctx
     return ctx
 

@@ -154,3 +154,46 @@ async def _too_large(send: Send, max_bytes: int, path: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class CsrfCookieMiddleware:
+    """Gives every browser a random CSRF seed cookie (``dc_csrf``) on its first visit.
+
+    A plain ASGI middleware (not Starlette's BaseHTTPMiddleware, which costs a task and
+    a stream per request): the seed is put in ``scope["state"]`` for the templates and
+    the cookie is added to the response start when the browser had none. The JSON API
+    and static files get no cookie.
+    """
+
+    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seed = _cookie(Headers(scope=scope).get("cookie", ""), CSRF_COOKIE)
+        fresh = not seed
+        state = scope.setdefault("state", {})
+        state["csrf_seed"] = seed or new_csrf_seed()
+        if not fresh or scope["path"].startswith(("/static/", "/api/")):
+            await self.app(scope, receive, send)
+            return
+        attributes = "; HttpOnly; Path=/; SameSite=lax" + ("; Secure" if self.secure else "")
+        cookie = f"{CSRF_COOKIE}={state['csrf_seed']}{attributes}".encode("latin-1")
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
+            return value
+    return None

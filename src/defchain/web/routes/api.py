@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from defchain.access import Label
+from defchain.db import unit_of_work
 from defchain.errors import DomainError
 from defchain.intake import Integration, ReportInvalid, ReportKind, parse_report, service
 from defchain.intake.models import Report
@@ -252,6 +253,16 @@ async def json_body(request: Request) -> dict[str, Any]:
     return value
 
 
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """The presented token, or 401 before the body is even read (it is checked later,
+    inside the transaction that stores the report)."""
+    if credentials is None:
+        raise _unauthorized("An integration token is required.")
+    return credentials.credentials.strip()
+
+
 @router.post(
     "/reports",
     status_code=201,
@@ -270,24 +281,36 @@ async def json_body(request: Request) -> dict[str, Any]:
 )
 def post_report(
     response: Response,
-    db: Db,
     ctx: Ctx,
-    integration: ApiIntegration,
+    token: Annotated[str, Depends(bearer_token)],
     body: Annotated[dict[str, Any], Depends(json_body)],
 ) -> ReportReceipt:
     """Store a report of any kind; 201 once it is committed, 200 for a repeated
     `external_id`."""
     now = ctx.clock.now()
+    # Validate before the transaction: on SQLite the write lock is held from the first
+    # query to the commit, so nothing slow may run in between.
+    problem: ReportInvalid | None = None
     try:
         data = parse_report({**body, "channel": Channel.API.value}, now=now)
     except ReportInvalid as exc:
-        raise ApiProblem(422, "The report is not valid.", exc.errors) from None
-    report, created = service.receive_from_integration(
-        db, data=data, integration=integration, now=now
-    )
+        problem = exc
+    # The whole transaction runs here, in this one thread call: a unit of work spread
+    # over dependency hops would hold the write lock while waiting for the event loop.
+    with unit_of_work(ctx.session_factory) as session:
+        integration = service.integration_for_token(session, token)
+        if integration is None:
+            raise _unauthorized("The integration token is not valid, or it was disabled.")
+        if problem is not None:
+            raise ApiProblem(422, "The report is not valid.", problem.errors)
+        service.touch_integration(integration, now=now)
+        report, created = service.receive_from_integration(
+            session, data=data, integration=integration, now=now
+        )
+        receipt = ReportReceipt.of(report)
     if not created:
         response.status_code = 200
-    return ReportReceipt.of(report)
+    return receipt
 
 
 @router.get(
