@@ -253,11 +253,11 @@ async def json_body(request: Request) -> dict[str, Any]:
     return value
 
 
-def bearer_token(
+async def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
     """The presented token, or 401 before the body is even read (it is checked later,
-    inside the transaction that stores the report)."""
+    inside the transaction that stores the report). Async: no thread-pool hop."""
     if credentials is None:
         raise _unauthorized("An integration token is required.")
     return credentials.credentials.strip()
