@@ -596,6 +596,26 @@ def machine() -> str:
     return f"{os.cpu_count()} cores (nproc), {model}, {platform.system()} {platform.release()}"
 
 
+def _bench_app_command(module: str, port: int, workers: int) -> list[str]:
+    """uvicorn serving ``bench/<module>.py``'s ``create_app`` factory on ``port``."""
+    return [
+        str(BIN / "python"),
+        "-m",
+        "uvicorn",
+        "--factory",
+        "--app-dir",
+        str(ROOT / "bench"),
+        f"{module}:create_app",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-server-header",
+    ]
+
+
 def start_servers(
     url: str, secret: str, workers: int, *, nolock: bool, onehop: bool = False
 ) -> tuple[dict[str, Server], dict[str, int]]:
@@ -612,25 +632,7 @@ def start_servers(
     if onehop:
         port = free_port()
         servers["api-onehop"] = Server(
-            "api-onehop",
-            [
-                str(BIN / "python"),
-                "-m",
-                "uvicorn",
-                "--factory",
-                "--app-dir",
-                str(ROOT / "bench"),
-                "onehop_app:create_app",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--no-server-header",
-            ],
-            env,
-            port,
+            "api-onehop", _bench_app_command("onehop_app", port, workers), env, port
         )
     variants = [("ceiling", "1")] + ([("ceiling-nolock", "0")] if nolock else [])
     for name, lock in variants:
@@ -638,23 +640,7 @@ def start_servers(
         ceiling_env = dict(env, BENCH_CEILING_DATABASE_URL=url, BENCH_CEILING_WRITE_LOCK=lock)
         servers[name] = Server(
             name,
-            [
-                str(BIN / "python"),
-                "-m",
-                "uvicorn",
-                "--factory",
-                "--app-dir",
-                str(ROOT / "bench"),
-                "ceiling_app:create_app",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--no-server-header",
-                "--no-access-log",
-            ],
+            [*_bench_app_command("ceiling_app", port, workers), "--no-access-log"],
             ceiling_env,
             port,
         )

@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy import Engine, text
@@ -49,6 +49,9 @@ from defchain.access.schemas import AgencyIn, JurisdictionIn, TeamIn, UserIn
 from defchain.access.security import hash_password, totp_code
 from defchain.clock import Clock, FrozenClock
 from defchain.db import make_engine
+from defchain.intake import Report
+from defchain.intake import service as intake_service
+from defchain.intake.schemas import parse_report
 from defchain.migrate import upgrade
 
 BACKENDS = ("sqlite", "postgres")
@@ -292,3 +295,12 @@ def cast(db: Session, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> Ca
         db, actor=system, team=team, user_id=users["member_b"].id, is_lead=False, now=now
     )
     return Cast(session=db, jurisdiction=jurisdiction, team=team, **agencies, **users)
+
+
+def receive_public_tip(db: Session, cast: Cast, clock: FrozenClock, **fields: Any) -> Report:
+    """A tip sent anonymously on the public web form, received for agency A (made the
+    cast jurisdiction's intake agency). ``fields`` add to or replace the tip's fields."""
+    cast.jurisdiction.intake_agency_id = cast.agency_a.id
+    payload = {"kind": "tip", "channel": "web", "jurisdiction_id": cast.jurisdiction.id, **fields}
+    data = parse_report(payload, now=clock.now())
+    return intake_service.receive(db, data=data, source=intake_service.PUBLIC, now=clock.now())

@@ -31,8 +31,3 @@ class FrozenClock:
     def advance(self, **kwargs: float) -> None:
         """Move forward, e.g. ``advance(minutes=31)``."""
         self._now += timedelta(**kwargs)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Treat naive datetimes read back from SQLite as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -27,20 +27,13 @@ from defchain.access import (
 from defchain.access.schemas import AgencyIn, TeamIn, UserIn
 from defchain.clock import FrozenClock
 from defchain.errors import NotFound, PermissionDenied
+from tests.access.permission_sets import REPORTS, STAFF
 from tests.conftest import CAST_USERS, Cast
 
 P = Permission
 
 # --- what each role may do at all ---------------------------------------------------------
 
-STAFF = {
-    P.ACCESS_ACCOUNT_MANAGE,
-    P.ACCESS_AGENCY_READ,
-    P.ACCESS_TEAM_READ,
-    P.ACCESS_USER_READ,
-    P.ACCESS_JURISDICTION_READ,
-}
-REPORTS = {P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE}
 EXPECTED_PERMISSIONS: dict[str, set[Permission]] = {
     "analyst_a": STAFF | REPORTS | {P.INTAKE_REPORT_IMPORT},
     "lead_a": STAFF | REPORTS | {P.ACCESS_TEAM_MANAGE},

@@ -18,6 +18,7 @@ from defchain.access.rules import (
     permissions_for,
     session_expired,
 )
+from tests.access.permission_sets import REPORTS, STAFF
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 P = Permission
@@ -121,17 +122,6 @@ def test_acceptable_passwords(password: str) -> None:
 
 
 # --- roles and labels -------------------------------------------------------------------
-
-STAFF = {
-    P.ACCESS_ACCOUNT_MANAGE,
-    P.ACCESS_AGENCY_READ,
-    P.ACCESS_TEAM_READ,
-    P.ACCESS_USER_READ,
-    P.ACCESS_JURISDICTION_READ,
-}
-
-
-REPORTS = {P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE}
 
 
 def test_only_team_leads_manage_teams_among_staff_roles() -> None:

@@ -15,6 +15,7 @@ from defchain.intake import ReportInvalid, parse_report, queries, service
 from defchain.intake.models import Report
 from defchain.intake.queries import InboxFilter
 from defchain.notify import Notification
+from tests.conftest import receive_public_tip
 
 TIP = {
     "kind": "tip",
@@ -26,11 +27,7 @@ TIP = {
 
 
 def public_tip(db: Any, cast: Any, clock: Any, **overrides: Any) -> Report:
-    cast.jurisdiction.intake_agency_id = cast.agency_a.id
-    data = parse_report(
-        {**TIP, "jurisdiction_id": cast.jurisdiction.id, **overrides}, now=clock.now()
-    )
-    return service.receive(db, data=data, source=service.PUBLIC, now=clock.now())
+    return receive_public_tip(db, cast, clock, **{**TIP, **overrides})
 
 
 def test_public_tip_gets_a_code_minute_precision_and_the_intake_agency(

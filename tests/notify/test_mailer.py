@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from defchain import notify
-from defchain.intake import parse_report, service
+from defchain.intake import service
 from defchain.notify import Notification, SmtpMailer, deliver_pending
+from tests.conftest import receive_public_tip
 from tests.notify.smtp_server import Inbox, free_port, smtp_server
 
 
@@ -25,13 +26,7 @@ NARRATIVE = "Jayden said he will bring his father's rifle to the gym on Friday"
 
 
 def _tip_with_tipster_reply(db: Any, cast: Any, clock: Any) -> Any:
-    cast.jurisdiction.intake_agency_id = cast.agency_a.id
-    data = parse_report(
-        {"kind": "tip", "channel": "web", "narrative": NARRATIVE,
-         "jurisdiction_id": cast.jurisdiction.id},
-        now=clock.now(),
-    )  # fmt: skip
-    report = service.receive(db, data=data, source=service.PUBLIC, now=clock.now())
+    report = receive_public_tip(db, cast, clock, narrative=NARRATIVE)
     service.tipster_message(db, report=report, body="He has the rifle now", now=clock.now())
     return report
 

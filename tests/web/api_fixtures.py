@@ -53,18 +53,19 @@ class Linked:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-@pytest.fixture
-def integration(db: Session, cast: Any, clock: FrozenClock) -> Linked:
-    """An active integration whose reports go to agency A."""
+def add_integration(db: Session, clock: FrozenClock, *, name: str, agency_id: int) -> Linked:
+    """A new active integration whose reports go to ``agency_id``, flushed."""
     found, token = service.create_integration(
-        db,
-        actor=Actor.system("test"),
-        name="County Tip Line",
-        agency_id=cast.agency_a.id,
-        now=clock.now(),
+        db, actor=Actor.system("test"), name=name, agency_id=agency_id, now=clock.now()
     )
     db.flush()
     return Linked(found, token)
+
+
+@pytest.fixture
+def integration(db: Session, cast: Any, clock: FrozenClock) -> Linked:
+    """An active integration whose reports go to agency A."""
+    return add_integration(db, clock, name="County Tip Line", agency_id=cast.agency_a.id)
 
 
 @pytest.fixture

@@ -18,7 +18,15 @@ from defchain.audit import AuditEvent
 from defchain.errors import ValidationFailed
 from defchain.intake import Report, service
 from defchain.intake.schemas import parse_report
-from tests.web.api_fixtures import DENIAL, TIP, Linked, api, counts, integration
+from tests.web.api_fixtures import (
+    DENIAL,
+    TIP,
+    Linked,
+    add_integration,
+    api,
+    counts,
+    integration,
+)
 from tests.web.conftest import CSRF_SEED, TOKEN
 
 __all__ = ["api", "integration"]  # fixtures used by name below
@@ -291,15 +299,8 @@ def test_a_repeated_external_id_returns_the_stored_report(
     assert again.json() == first.json()
     assert counts(db) == before
     # The same external id from another integration is another report.
-    _, other_token = service.create_integration(
-        db,
-        actor=Actor.system("test"),
-        name="State Line",
-        agency_id=cast.agency_b.id,
-        now=clock.now(),
-    )
-    db.flush()
-    other = api.post(URL, json=payload, headers={"Authorization": f"Bearer {other_token}"})
+    state_line = add_integration(db, clock, name="State Line", agency_id=cast.agency_b.id)
+    other = api.post(URL, json=payload, headers=state_line.headers)
     assert other.status_code == 201
     assert other.json()["id"] != first.json()["id"]
 
@@ -329,19 +330,12 @@ def test_status_shows_only_the_integrations_own_reports(
         source=service.Source(actor=cast.actor("analyst_a")),
         now=clock.now(),
     )
-    _, other_token = service.create_integration(
-        db,
-        actor=Actor.system("test"),
-        name="State Line",
-        agency_id=cast.agency_a.id,
-        now=clock.now(),
-    )
-    db.flush()
+    state_line = add_integration(db, clock, name="State Line", agency_id=cast.agency_a.id)
     for path in (f"{URL}/{staff.id}", f"{URL}/999999", f"{URL}/{10**30}"):
         response = api.get(path, headers=integration.headers)
         assert response.status_code == 404, path
         assert response.json()["detail"]
-    other = api.get(mine["status_url"], headers={"Authorization": f"Bearer {other_token}"})
+    other = api.get(mine["status_url"], headers=state_line.headers)
     assert other.status_code == 404
     bad = api.get(f"{URL}/abc", headers=integration.headers)
     assert bad.status_code == 422

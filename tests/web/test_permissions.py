@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from defchain import notify
-from defchain.intake import Attachment, parse_report
-from defchain.intake import service as intake_service
+from defchain.intake import Attachment
+from tests.conftest import receive_public_tip
 
 CAST = ("anon", "analyst_a", "lead_a", "member_b", "user_c", "oversight", "admin", "auditor")
 SIGNED_IN = CAST[1:]
@@ -287,17 +287,9 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
 def records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
     """An anonymous public tip at agency A with an attachment, and a notification for
     analyst_a: the records the report and notification routes act on."""
-    cast.jurisdiction.intake_agency_id = cast.agency_a.id
-    data = parse_report(
-        {
-            "kind": "tip",
-            "channel": "web",
-            "narrative": "He said he would bring a gun to the game",
-            "jurisdiction_id": cast.jurisdiction.id,
-        },
-        now=clock.now(),
+    report = receive_public_tip(
+        db, cast, clock, narrative="He said he would bring a gun to the game"
     )
-    report = intake_service.receive(db, data=data, source=intake_service.PUBLIC, now=clock.now())
     attachment = Attachment(
         report_id=report.id,
         filename="note.pdf",

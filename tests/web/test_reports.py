@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from defchain import notify
 from defchain.audit import AuditEvent
 from defchain.intake import Attachment, Report, TipMessage, parse_report, service
+from tests.conftest import receive_public_tip
 from tests.web.conftest import TOKEN, field_errors
 
 # Valid form submissions, one per kind, as a browser sends them (dotted field names).
@@ -363,17 +364,7 @@ def test_labelled_reports_are_hidden_from_uncleared_users(
 
 @pytest.fixture
 def web_tip(cast: Any, db: Any, clock: Any) -> Report:
-    cast.jurisdiction.intake_agency_id = cast.agency_a.id
-    data = parse_report(
-        {
-            "kind": "tip",
-            "channel": "web",
-            "narrative": "He showed a gun in the group chat",
-            "jurisdiction_id": cast.jurisdiction.id,
-        },
-        now=clock.now(),
-    )
-    report = service.receive(db, data=data, source=service.PUBLIC, now=clock.now())
+    report = receive_public_tip(db, cast, clock, narrative="He showed a gun in the group chat")
     service.tipster_message(db, report=report, body="I can tell you more", now=clock.now())
     return report
 

@@ -40,10 +40,9 @@ def _audit(
     changes: dict[str, Any],
     now: datetime,
 ) -> None:
-    audit.record(
+    audit.record_by(
         session,
-        actor_id=actor.audit_id,
-        actor_label=actor.label,
+        actor,
         tag=tag,
         subject_type=type(subject).__name__.lower(),
         subject_id=subject.id,
@@ -181,6 +180,14 @@ def _check_password(password: str, username: str) -> None:
         raise ValidationFailed(f"password: {problem}", field="password")
 
 
+def _user_values(data: UserIn) -> dict[str, Any]:
+    """The form's values as stored: roles and clearances sorted, without repeats."""
+    values = data.model_dump(mode="json")
+    values["roles"] = sorted(set(values["roles"]))
+    values["clearances"] = sorted(set(values["clearances"]))
+    return values
+
+
 def create_user(
     session: Session, *, actor: Actor, data: UserIn, password: str, now: datetime
 ) -> User:
@@ -189,9 +196,7 @@ def create_user(
     _ensure_unique(session, User, User.username, data.username, "username")
     _require_exists(session, Agency, data.agency_id, "agency_id")
     _check_password(password, data.username)
-    values = data.model_dump(mode="json")
-    values["roles"] = sorted(set(values["roles"]))
-    values["clearances"] = sorted(set(values["clearances"]))
+    values = _user_values(data)
     user = User(**values, password_hash=hash_password(password), created_at=now)
     session.add(user)
     session.flush()
@@ -216,9 +221,7 @@ def update_user(session: Session, *, actor: Actor, user: User, data: UserIn, now
             "roles: you cannot remove your own administrator role.", field="roles"
         )
     before = _snapshot(user, USER_FIELDS)
-    values = data.model_dump(mode="json")
-    values["roles"] = sorted(set(values["roles"]))
-    values["clearances"] = sorted(set(values["clearances"]))
+    values = _user_values(data)
     for field, value in values.items():
         setattr(user, field, value)
     changes = audit.diff(before, _snapshot(user, USER_FIELDS))
@@ -313,6 +316,14 @@ def create_team(session: Session, *, actor: Actor, data: TeamIn, now: datetime) 
     return team
 
 
+def _membership(session: Session, team: Team, user_id: int) -> TeamMembership | None:
+    return session.scalar(
+        select(TeamMembership).where(
+            TeamMembership.team_id == team.id, TeamMembership.user_id == user_id
+        )
+    )
+
+
 def add_member(
     session: Session, *, actor: Actor, team: Team, user_id: int, is_lead: bool, now: datetime
 ) -> TeamMembership:
@@ -321,11 +332,7 @@ def add_member(
     user = session.get(User, user_id)
     if user is None or user.disabled:
         raise ValidationFailed("user_id: choose an active user.", field="user_id")
-    membership = session.scalar(
-        select(TeamMembership).where(
-            TeamMembership.team_id == team.id, TeamMembership.user_id == user_id
-        )
-    )
+    membership = _membership(session, team, user_id)
     if membership is None:
         membership = TeamMembership(team_id=team.id, user_id=user_id, is_lead=is_lead)
         session.add(membership)
@@ -343,11 +350,7 @@ def remove_member(
 ) -> None:
     """Take a user off the team."""
     require(actor, P.ACCESS_TEAM_MANAGE, team)
-    membership = session.scalar(
-        select(TeamMembership).where(
-            TeamMembership.team_id == team.id, TeamMembership.user_id == user_id
-        )
-    )
+    membership = _membership(session, team, user_id)
     if membership is None:
         raise NotFound(f"User {user_id} is not on this team.")
     username = membership.user.username

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -72,6 +72,39 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+class Recorded(Protocol):
+    """Whoever acts, as the audit log names them (an access ``Actor``, an intake ``Source``)."""
+
+    @property
+    def audit_id(self) -> int | None: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+def record_by(
+    session: Session,
+    who: Recorded,
+    *,
+    tag: str,
+    subject_type: str,
+    subject_id: str | int,
+    changes: Mapping[str, Any] | None = None,
+    at: datetime,
+) -> AuditEvent:
+    """``record`` for an actor-like ``who``: its ``audit_id`` and ``label`` name the actor."""
+    return record(
+        session,
+        actor_id=who.audit_id,
+        actor_label=who.label,
+        tag=tag,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        changes=changes,
+        at=at,
+    )
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:

@@ -52,14 +52,16 @@ def import_(
     ],
     file_format: Annotated[
         FileFormat | None,
-        typer.Option("--format", help="csv or jsonl [default: from the file's extension]"),
+        typer.Option("--format", help="csv or jsonl.", show_default="from the file's extension"),
     ] = None,
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Import the good rows; write the bad to --rejects.")
     ] = False,
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Where --skip-bad writes bad rows [default: FILE.rejects.csv/.jsonl]."),
+        typer.Option(
+            help="Where --skip-bad writes bad rows.", show_default="FILE.rejects.csv/.jsonl"
+        ),
     ] = None,
     as_user: Annotated[
         str | None,

@@ -46,9 +46,12 @@ def check_database() -> None:
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Address to bind [default: DEFCHAIN_HOST or 127.0.0.1].")
+        str | None,
+        typer.Option(help="Address to bind.", show_default="DEFCHAIN_HOST or 127.0.0.1"),
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: DEFCHAIN_PORT or 8000].")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port.", show_default="DEFCHAIN_PORT or 8000")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     reload: Annotated[
         bool, typer.Option(help="Restart when the code changes (development).")

@@ -254,3 +254,8 @@ def search_text(*parts: object) -> str:
     for part in parts:
         walk(part)
     return "\n".join(out)
+
+
+def label_set(labels: list[str]) -> str:
+    """The searchable form of a label list: ``,cji,health,``."""
+    return "," + ",".join(sorted(set(labels))) + ("," if labels else "")

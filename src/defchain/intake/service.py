@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from defchain import audit, notify
 from defchain.access import Actor, Agency, Jurisdiction, Permission, Role, User, require
-from defchain.access.security import hash_password, verify_password
+from defchain.access.rules import is_locked, lockout_after_failure
+from defchain.access.security import hash_password, token_digest, verify_password
 from defchain.errors import Conflict, NotFound, ValidationFailed
 from defchain.intake.attachments import MAX_ATTACHMENTS, AttachmentRefused, display_name
 from defchain.intake.attachments import clean as clean_attachment
@@ -29,6 +30,7 @@ from defchain.intake.rules import (
     Channel,
     ReportKind,
     Status,
+    label_set,
     new_tip_code,
     normalize_tip_code,
     passphrase_problem,
@@ -68,16 +70,15 @@ PUBLIC = Source()
 
 def _audit(
     session: Session,
-    source: Source,
+    who: audit.Recorded,
     tag: str,
     report: Report,
     changes: dict[str, Any],
     now: datetime,
 ) -> None:
-    audit.record(
+    audit.record_by(
         session,
-        actor_id=source.audit_id,
-        actor_label=source.label,
+        who,
         tag=tag,
         subject_type="report",
         subject_id=report.id,
@@ -120,11 +121,6 @@ def _subject(data: ReportIn) -> dict[str, Any]:
     return subject
 
 
-def label_set(labels: list[str]) -> str:
-    """The searchable form of a label list: ``,cji,health,``."""
-    return "," + ",".join(sorted(set(labels))) + ("," if labels else "")
-
-
 def receive(session: Session, *, data: ReportIn, source: Source, now: datetime) -> Report:
     """Store one validated report; public web tips get a tip code and minute precision."""
     if source.actor is not None:
@@ -133,23 +129,24 @@ def receive(session: Session, *, data: ReportIn, source: Source, now: datetime) 
         )
         require(source.actor, needed)
     if source.integration is not None and data.external_id:
-        existing = session.scalar(
-            select(Report).where(
-                Report.integration_id == source.integration.id,
-                Report.external_id == data.external_id,
-            )
-        )
+        existing = _by_external_id(session, source.integration, data.external_id)
         if existing is not None:
             return existing
+    return _store(session, data=data, source=source, now=now)
+
+
+def _store(session: Session, *, data: ReportIn, source: Source, now: datetime) -> Report:
+    """Insert the report and its audit event (permission and duplicates already checked)."""
     jurisdiction_id, agency_id = _placement(session, data, source)
     public = data.channel is Channel.WEB and source.actor is None
+    at = to_the_minute(now) if public else now
     labels = sorted(set(DEFAULT_LABELS.get(data.kind, frozenset())) | set(data.labels))
     subject = _subject(data)
     report = Report(
         kind=data.kind,
         channel=data.channel,
         status=Status.NEW,
-        received_at=to_the_minute(now) if public else now,
+        received_at=at,
         jurisdiction_id=jurisdiction_id,
         agency_id=agency_id,
         created_by_user_id=source.actor.audit_id if source.actor else None,
@@ -182,7 +179,7 @@ def receive(session: Session, *, data: ReportIn, source: Source, now: datetime) 
             "agency_id": [None, agency_id],
             "labels": [None, labels],
         },
-        to_the_minute(now) if public else now,
+        at,
     )
     return report
 
@@ -234,13 +231,19 @@ def open_followup(
     if report is None or report.passphrase_hash is None:
         verify_password(passphrase, None)
         return FollowupResult(None, GENERIC_FOLLOWUP_FAILURE)
-    if report.followup_locked_until is not None and report.followup_locked_until > now:
-        return FollowupResult(None, "Too many attempts. Try again in 15 minutes.")
+    if is_locked(report.followup_locked_until, now=now):
+        return FollowupResult(
+            None, f"Too many attempts. Try again in {FOLLOWUP_LOCK_MINUTES} minutes."
+        )
     if not verify_password(passphrase, report.passphrase_hash):
-        report.followup_failures += 1
-        if report.followup_failures >= FOLLOWUP_LOCK_THRESHOLD:
-            report.followup_failures = 0
-            report.followup_locked_until = now + timedelta(minutes=FOLLOWUP_LOCK_MINUTES)
+        report.followup_failures, locked_until = lockout_after_failure(
+            report.followup_failures,
+            now=now,
+            threshold=FOLLOWUP_LOCK_THRESHOLD,
+            minutes=FOLLOWUP_LOCK_MINUTES,
+        )
+        if locked_until is not None:
+            report.followup_locked_until = locked_until
             _audit(session, PUBLIC, "intake:tipcode:locked", report, {}, to_the_minute(now))
         return FollowupResult(None, GENERIC_FOLLOWUP_FAILURE)
     report.followup_failures = 0
@@ -315,7 +318,7 @@ def staff_message(
     session.flush()
     _audit(
         session,
-        Source(actor=actor),
+        actor,
         "intake:message:to_tipster",
         report,
         {"message_id": [None, message.id]},
@@ -338,7 +341,7 @@ def take_ownership(session: Session, *, actor: Actor, report: Report, now: datet
         report.status = Status.IN_REVIEW
     _audit(
         session,
-        Source(actor=actor),
+        actor,
         "intake:report:owner_set",
         report,
         {"owner_user_id": [before, actor.user_id]},
@@ -358,7 +361,7 @@ def set_status(
     report.status = status
     _audit(
         session,
-        Source(actor=actor),
+        actor,
         "intake:report:status_set",
         report,
         {"status": [before, str(status)]},
@@ -368,11 +371,6 @@ def set_status(
 
 
 # --- integrations -------------------------------------------------------------------
-
-
-def token_digest(token: str) -> str:
-    """What is stored in place of an API token."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_integration(
@@ -393,10 +391,9 @@ def create_integration(
     )
     session.add(integration)
     session.flush()
-    audit.record(
+    audit.record_by(
         session,
-        actor_id=actor.audit_id,
-        actor_label=actor.label,
+        actor,
         tag="intake:integration:created",
         subject_type="integration",
         subject_id=integration.id,
@@ -443,7 +440,7 @@ def record_view(
         tag, changes = "intake:report:viewed", {}
     else:
         tag, changes = "intake:attachment:downloaded", {"attachment_id": [None, attachment_id]}
-    _audit(session, Source(actor=actor), tag, report, changes, now)
+    _audit(session, actor, tag, report, changes, now)
     session.flush()
 
 
@@ -467,7 +464,8 @@ def add_attachment(
     if len(report.attachments) >= MAX_ATTACHMENTS:
         raise AttachmentRefused("at most %(n)s files per report.", n=MAX_ATTACHMENTS)
     cleaned = clean_attachment(filename, data)
-    public = report.tip_code is not None
+    # A public tip's times are kept to the minute, like the report's own.
+    at = to_the_minute(now) if report.tip_code is not None else now
     attachment = Attachment(
         report_id=report.id,
         filename=display_name(filename),
@@ -475,7 +473,7 @@ def add_attachment(
         size=len(cleaned.data),
         sha256=hashlib.sha256(cleaned.data).hexdigest(),
         data=cleaned.data,
-        created_at=to_the_minute(now) if public else now,
+        created_at=at,
     )
     report.attachments.append(attachment)
     session.flush()
@@ -485,7 +483,7 @@ def add_attachment(
         "intake:attachment:added",
         report,
         {"attachment_id": [None, attachment.id], "content_type": [None, attachment.content_type]},
-        to_the_minute(now) if public else now,
+        at,
     )
     return attachment
 
@@ -530,13 +528,13 @@ def receive_from_integration(
     check_jurisdiction(session, data.jurisdiction_id)
     source = Source(integration=integration)
     if not data.external_id:
-        return receive(session, data=data, source=source, now=now), True
+        return _store(session, data=data, source=source, now=now), True
     existing = _by_external_id(session, integration, data.external_id)
     if existing is not None:
         return existing, False
     try:
         with session.begin_nested():
-            report = receive(session, data=data, source=source, now=now)
+            report = _store(session, data=data, source=source, now=now)
     except IntegrityError:
         existing = _by_external_id(session, integration, data.external_id)
         if existing is None:
@@ -587,10 +585,9 @@ def set_integration_active(
     if integration.active == active:
         return
     integration.active = active
-    audit.record(
+    audit.record_by(
         session,
-        actor_id=actor.audit_id,
-        actor_label=actor.label,
+        actor,
         tag="intake:integration:" + ("enabled" if active else "disabled"),
         subject_type="integration",
         subject_id=integration.id,

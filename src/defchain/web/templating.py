@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 from defchain import notify
 from defchain.access import AGENCY_KIND_LABELS, LABEL_DESCRIPTIONS, ROLE_LABELS, Actor, Permission
 from defchain.web import i18n
+from defchain.web.deps import mark_rollback
 from defchain.web.forms import FIELD_LABELS, error_summary
 from defchain.web.security import csrf_token
 
@@ -93,3 +94,13 @@ def render(
     }
     values.update(context or {})
     return templates.TemplateResponse(request, template, values, status_code=status_code)
+
+
+def render_form(
+    request: Request, template: str, context: dict[str, Any], errors: dict[str, str]
+) -> HTMLResponse:
+    """Render a form page; with errors it answers 422 and the unit of work rolls back,
+    so a re-shown form never leaves anything half-written."""
+    if errors:
+        mark_rollback(request)
+    return render(request, template, context, status_code=422 if errors else 200)

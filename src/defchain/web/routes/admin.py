@@ -22,7 +22,7 @@ from defchain.access import (
 )
 from defchain.access.rules import password_problem
 from defchain.access.schemas import AgencyIn, JurisdictionIn, TeamIn, UserIn
-from defchain.errors import DomainError
+from defchain.errors import DomainError, NotFound
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
 from defchain.web.forms import FormResult, domain_error_fields, form_values, parse
 from defchain.web.templating import render
@@ -62,17 +62,19 @@ def _form_page(
 def _save(
     request: Request,
     template: str,
-    context: dict[str, Any],
+    context: Callable[[], dict[str, Any]],
     result: FormResult[Any],
     action: Callable[[Any], Any],
     redirect: Callable[[Any], str],
 ) -> Response:
+    """Run ``action`` on a valid form and redirect; else re-show the form. The form's
+    context (option lists from the database) is only built when the form is re-shown."""
     if result.model is None:
-        return _form_page(request, template, context, result)
+        return _form_page(request, template, context(), result)
     try:
         saved = action(result.model)
     except DomainError as exc:
-        return _form_page(request, template, context, result, domain_error_fields(exc))
+        return _form_page(request, template, context(), result, domain_error_fields(exc))
     return RedirectResponse(redirect(saved), status_code=303)
 
 
@@ -113,7 +115,7 @@ def jurisdiction_create(
     return _save(
         request,
         "admin/jurisdiction_form.html",
-        _jurisdiction_context(db, actor, None),
+        lambda: _jurisdiction_context(db, actor, None),
         result,
         lambda m: service.create_jurisdiction(db, actor=actor, data=m, now=ctx.clock.now()),
         lambda j: "/admin/jurisdictions?saved=" + str(j.id),
@@ -146,7 +148,7 @@ def jurisdiction_update(
     return _save(
         request,
         "admin/jurisdiction_form.html",
-        _jurisdiction_context(db, actor, record),
+        lambda: _jurisdiction_context(db, actor, record),
         result,
         lambda m: service.update_jurisdiction(
             db, actor=actor, jurisdiction=record, data=m, now=ctx.clock.now()
@@ -199,7 +201,7 @@ def agency_create(
     return _save(
         request,
         "admin/agency_form.html",
-        _agency_context(db, actor, None),
+        lambda: _agency_context(db, actor, None),
         result,
         lambda m: service.create_agency(db, actor=actor, data=m, now=ctx.clock.now()),
         lambda a: f"/agencies/{a.id}",
@@ -227,7 +229,7 @@ def agency_update(
     return _save(
         request,
         "admin/agency_form.html",
-        _agency_context(db, actor, record),
+        lambda: _agency_context(db, actor, record),
         result,
         lambda m: service.update_agency(
             db, actor=actor, agency=record, data=m, now=ctx.clock.now()
@@ -286,7 +288,7 @@ def user_create(
     return _save(
         request,
         "admin/user_form.html",
-        _user_context(db, actor, None),
+        lambda: _user_context(db, actor, None),
         result,
         lambda m: service.create_user(
             db, actor=actor, data=m, password=password, now=ctx.clock.now()
@@ -316,12 +318,10 @@ def user_update(
     record = load_for(db, actor, "user", user_id, P.ACCESS_USER_WRITE)
     values = form_values(form, list_fields=("roles", "clearances"))
     result = parse(UserIn, values, fields=USER_FIELDS)
-    context = _user_context(db, actor, record)
-    context["now"] = ctx.clock.now()
     return _save(
         request,
         "admin/user_form.html",
-        context,
+        lambda: {**_user_context(db, actor, record), "now": ctx.clock.now()},
         result,
         lambda m: service.update_user(db, actor=actor, user=record, data=m, now=ctx.clock.now()),
         lambda u: f"/admin/users/{u.id}/edit?saved=1",
@@ -348,8 +348,6 @@ def user_action(db: Db, ctx: Ctx, actor: CurrentActor, user_id: int, action: str
     record = load_for(db, actor, "user", user_id, P.ACCESS_USER_WRITE)
     handler = _USER_ACTIONS.get(action)
     if handler is None:
-        from defchain.errors import NotFound
-
         raise NotFound(f"action: unknown account action '{action}'.", field="action")
     handler(db, actor, record, ctx.clock.now())
     return RedirectResponse(f"/admin/users/{user_id}/edit?saved=1", status_code=303)
@@ -379,7 +377,7 @@ def team_create(
     return _save(
         request,
         "admin/team_form.html",
-        {"jurisdictions": queries.jurisdictions(db, actor)},
+        lambda: {"jurisdictions": queries.jurisdictions(db, actor)},
         result,
         lambda m: service.create_team(db, actor=actor, data=m, now=ctx.clock.now()),
         lambda t: f"/teams/{t.id}",

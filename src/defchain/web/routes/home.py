@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from defchain.access import Agency, Permission, queries, require
+from defchain.access import Agency, Permission, can, queries, require
 from defchain.web.deps import Ctx, CurrentActor, Db
 from defchain.web.templating import render
 
@@ -15,14 +15,12 @@ router = APIRouter()
 @router.get("/home")
 def home(request: Request, db: Db, actor: CurrentActor, enrolled: str | None = None) -> Response:
     """What the signed-in user works on."""
+    agency = db.get(Agency, actor.agency_id)
     context: dict[str, object] = {
         "enrolled": bool(enrolled),
-        "teams": queries.teams(db, actor)
-        if Permission.ACCESS_TEAM_READ in actor.permissions
-        else [],
-        "agency": db.get(Agency, actor.agency_id)
-        if Permission.ACCESS_AGENCY_READ in actor.permissions
-        else None,
+        # None hides the card; an empty list says "not on a team yet".
+        "teams": queries.teams(db, actor) if can(actor, Permission.ACCESS_TEAM_READ) else None,
+        "agency": agency if agency and can(actor, Permission.ACCESS_AGENCY_READ, agency) else None,
     }
     return render(request, "home.html", context)
 

@@ -28,7 +28,7 @@ from defchain.errors import DomainError
 from defchain.intake import PUBLIC_STATUS, Report, ReportInvalid, Status, parse_report, service
 from defchain.intake.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, AttachmentRefused
 from defchain.intake.attachments import clean as clean_attachment
-from defchain.intake.rules import new_tip_code, normalize_tip_code
+from defchain.intake.rules import new_tip_code, normalize_tip_code, passphrase_problem
 from defchain.web.deps import AppContext, Ctx, Db, SubmittedForm, mark_rollback
 from defchain.web.public_pages import (
     error_text,
@@ -271,17 +271,18 @@ def passphrase_submit(
     if not signed_token_valid(ctx.settings.secret_key, TIP_TOKEN_PURPOSE, code, token):
         mark_rollback(request)
         return page(request, "public/passphrase_refused.html", status_code=403)
+    report = db.scalar(select(Report).where(Report.tip_code == code))
     error = None
     if passphrase != passphrase_again:
         error = translate(request, "the two passphrases are not the same")
-    report = db.scalar(select(Report).where(Report.tip_code == code))
-    if error is None and report is not None:
+    elif report is None:  # a honeypot answer: the same rules, nothing to store
+        problem = passphrase_problem(passphrase)
+        error = error_text(request, problem) if problem else None
+    else:
         try:
             service.set_passphrase(db, report=report, passphrase=passphrase, now=ctx.clock.now())
         except DomainError as exc:
             error = error_text(request, exc.message.removeprefix("passphrase: "))
-    elif error is None and len(passphrase) < 8:  # no report: a honeypot answer, same rules
-        error = translate(request, "must be at least 8 characters")
     if error is not None:
         mark_rollback(request)
         danger = bool(report and report.danger_now)

@@ -12,9 +12,9 @@ from defchain.access import Permission, require
 from defchain.errors import DomainError
 from defchain.intake import KIND_LABELS, ReportKind
 from defchain.intake.importer import FORMATS, import_file
-from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
+from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm
 from defchain.web.forms import domain_error_fields
-from defchain.web.templating import render
+from defchain.web.templating import render_form
 
 router = APIRouter()
 FORMAT_LABELS = {
@@ -33,9 +33,7 @@ def _page(
         "kinds": [(k.value, KIND_LABELS[k]) for k in ReportKind],
         "formats": [(f, FORMAT_LABELS[f]) for f in FORMATS],
     }
-    if errors:
-        mark_rollback(request)
-    return render(request, "reports/import.html", context, status_code=422 if errors else 200)
+    return render_form(request, "reports/import.html", context, errors)
 
 
 @router.get("/reports/import")

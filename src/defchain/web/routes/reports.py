@@ -28,9 +28,9 @@ from defchain.intake import (
 )
 from defchain.intake.queries import InboxFilter
 from defchain.web import report_forms as rf
-from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
+from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm
 from defchain.web.forms import domain_error_fields, form_values
-from defchain.web.templating import render
+from defchain.web.templating import render, render_form
 
 router = APIRouter()
 P = Permission
@@ -77,9 +77,7 @@ def _form_page(
         "labels_field": rf.LABELS_FIELD,
         "error_lines": [f"{rf.label_for(form, k)}: {v}" for k, v in errors.items()],
     }
-    if errors:
-        mark_rollback(request)
-    return render(request, "reports/form.html", context, status_code=422 if errors else 200)
+    return render_form(request, "reports/form.html", context, errors)
 
 
 @router.get("/reports/new")
@@ -172,7 +170,7 @@ def inbox(
             (r, rf.local_time(r.received_at, rf.zone(zones.get(r.jurisdiction_id)))) for r in rows
         ],
         "owners": _names(db, User, {r.owner_user_id for r in rows if r.owner_user_id}, "full_name"),
-        "agencies": queries.inbox_agencies(db, actor),
+        "agencies": [(a.id, a.name) for a in queries.inbox_agencies(db, actor)],
         "chosen": chosen,
         "saved": saved,
         "total": total,
@@ -217,9 +215,7 @@ def _report_page(
         "STATUS_LABELS": STATUS_LABELS,
         "TIMELINE_LABELS": TIMELINE_LABELS,
     }
-    if errors:
-        mark_rollback(request)
-    return render(request, "reports/report.html", context, status_code=422 if errors else 200)
+    return render_form(request, "reports/report.html", context, errors)
 
 
 @router.get("/reports/{report_id}")
