@@ -217,15 +217,18 @@ class _FormFields(HTMLParser):
 HONEYPOT_HINTS = ("website", "homepage", "url", "company", "fax", "honeypot", "hp_")
 
 
-def form_body(html: str, tip: dict[str, Any]) -> dict[str, str] | None:
-    """Fill the public form like a person would, leaving the honeypot empty."""
+def form_fields(html: str) -> list[dict[str, str]] | None:
+    """The fields of the page's form that carries a csrf_token (parsed once per client)."""
     parser = _FormFields()
     parser.feed(html)
     form = next(
         (f for f in parser.forms if any(x.get("name") == "csrf_token" for x in f["fields"])), None
     )
-    if form is None:
-        return None
+    return None if form is None else list(form["fields"])
+
+
+def form_body(fields: list[dict[str, str]], tip: dict[str, Any]) -> dict[str, str]:
+    """Fill the public form like a person would, leaving the honeypot empty."""
     flat = {
         "narrative": tip["narrative"],
         "location": tip["location"],
@@ -236,7 +239,7 @@ def form_body(html: str, tip: dict[str, Any]) -> dict[str, str] | None:
         **{f"details.{k}": str(v) for k, v in tip["details"].items()},
     }
     values: dict[str, str] = {}
-    for f in form["fields"]:
+    for f in fields:
         name, kind = f["name"], f.get("type", "text").lower()
         if f["tag"] == "input" and kind == "hidden":
             values[name] = f.get("value", "")
@@ -494,14 +497,15 @@ async def load(
         conn = Connection(port, f"127.0.0.{2 + index}")
         rng = random.Random(index)  # noqa: S311 - fake data, not secrets
         csrf_cookie = ""
-        form_html = ""
+        fields: list[dict[str, str]] | None = None
 
         async def get_form() -> None:
-            nonlocal csrf_cookie, form_html
+            nonlocal csrf_cookie, fields
             page = await conn.request(
                 "GET", "/report", headers={"Accept": "text/html", "Cookie": csrf_cookie}
             )
-            form_html = page.body.decode(errors="replace") if page.status == 200 else ""
+            html = page.body.decode(errors="replace") if page.status == 200 else ""
+            fields = form_fields(html)
             for value in page.header_values("set-cookie"):
                 if value.startswith("dc_csrf="):
                     csrf_cookie = value.split(";", 1)[0]
@@ -509,7 +513,7 @@ async def load(
         try:
             while time.monotonic() < window_end and sent < stop_at_count:
                 sent += 1
-                if path == "form" and "csrf_token" not in form_html:
+                if path == "form" and fields is None:
                     # Once per client; again only if the page failed (e.g. a 500).
                     try:
                         await asyncio.wait_for(get_form(), REQUEST_TIMEOUT_S)
@@ -531,9 +535,9 @@ async def load(
                         "null": "/null",
                     }.get(path, "/tips")
                 else:
-                    fields = form_body(form_html, tip) or {}
-                    fields.setdefault("jurisdiction_id", str(jurisdiction_id))
-                    body = urlencode(fields).encode()
+                    filled = form_body(fields or [], tip)
+                    filled.setdefault("jurisdiction_id", str(jurisdiction_id))
+                    body = urlencode(filled).encode()
                     headers = {
                         "Content-Type": "application/x-www-form-urlencoded",
                         "Accept": "text/html",

@@ -29,14 +29,14 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func, make_url, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -335,18 +335,17 @@ def make_engine(url: str, *, write_lock: bool = True, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
-    if engine.dialect.name == "postgresql":
-        event.listen(engine, "begin", _postgres_on_begin)
-    return engine
-
-
-def _postgres_on_begin(conn: Any) -> None:
-    # Like SQLite's busy timeout: a transaction waits at most this long for a lock (the
-    # audit chain's advisory lock, a row), then fails, instead of waiting forever. A
-    # worker whose event loop is stuck in such a wait cannot commit the transaction it
-    # waits for; without a bound that stops every writer until a restart.
-    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+    if make_url(url).get_backend_name() == "postgresql":
+        # Like SQLite's busy timeout: a statement waits at most this long for a lock (the
+        # audit chain's advisory lock, a row), then fails, instead of waiting forever. A
+        # worker whose event loop is stuck in such a wait cannot commit the transaction
+        # it waits for; without a bound that stops every writer until a restart. Set when
+        # the connection opens: no extra statement per transaction.
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        options = connect_args.get("options", "")
+        connect_args["options"] = f"{options} -c lock_timeout={LOCK_TIMEOUT_MS}".strip()
+        kwargs["connect_args"] = connect_args
+    return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -366,3 +365,55 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+_TRANSACTION_CACHE = "defchain.transaction_cache"
+_M = TypeVar("_M")
+
+
+def transaction_cache(session: Session) -> dict[Any, Any]:
+    """A dictionary that lives as long as the session's current (outermost) transaction.
+
+    For values read in the transaction that many jobs of one group commit ask for again
+    (an integration by its token, an agency): a new transaction starts empty. Cache only
+    what the transaction itself does not change.
+    """
+    transaction = session.get_transaction()
+    holder = session.info.get(_TRANSACTION_CACHE)
+    if holder is None or holder[0] is not transaction:
+        holder = (transaction, {})
+        session.info[_TRANSACTION_CACHE] = holder
+    cache: dict[Any, Any] = holder[1]
+    return cache
+
+
+def cached_get(session: Session, model: type[_M], ident: int) -> _M | None:
+    """``session.get`` remembered for the transaction.
+
+    The identity map holds unchanged objects weakly, so a repeated ``get`` of an object
+    nobody holds goes back to the database; this keeps it for the transaction.
+    """
+    cache = transaction_cache(session)
+    key = (model, ident)
+    if key not in cache:
+        cache[key] = session.get(model, ident)
+    found: _M | None = cache[key]
+    return found
+
+
+def preassign_ids(session: Session, objects: Sequence[Any]) -> None:
+    """On SQLite, give new rows of one table their integer ``id`` before the insert.
+
+    SQLite cannot return generated keys in parameter order from a multi-row insert, so
+    SQLAlchemy inserts such rows one statement at a time; with the keys given, one
+    ``executemany`` stores them all. Safe because every SQLite transaction here holds the
+    write lock from its start (``BEGIN IMMEDIATE``): ``max(id) + 1`` is what SQLite would
+    pick (the tables use plain ``INTEGER PRIMARY KEY``). PostgreSQL returns ordered keys
+    from its batched insert and needs none of this.
+    """
+    if len(objects) < 2 or session.get_bind().dialect.name != "sqlite":
+        return
+    model = type(objects[0])
+    start = session.scalar(select(func.max(model.id))) or 0
+    for offset, obj in enumerate(objects, start=1):
+        obj.id = start + offset

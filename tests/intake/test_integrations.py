@@ -38,14 +38,14 @@ def test_a_lost_race_on_the_external_id_returns_the_winners_report(
     )
     assert created
     # The second request looked before the first committed: its check saw nothing.
-    real = service._by_external_id
+    real = service._by_external_ids
     calls: list[int] = []
 
-    def stale_once(*args: Any) -> Report | None:
+    def stale_once(*args: Any) -> dict[tuple[int, str], Report]:
         calls.append(1)
-        return None if len(calls) == 1 else real(*args)
+        return {} if len(calls) == 1 else real(*args)
 
-    monkeypatch.setattr(service, "_by_external_id", stale_once)
+    monkeypatch.setattr(service, "_by_external_ids", stale_once)
     again, created = service.receive_from_integration(
         db, data=data, integration=linked, now=clock.now()
     )

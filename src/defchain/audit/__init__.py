@@ -3,17 +3,30 @@
 from defchain.audit.models import AuditEvent
 from defchain.audit.queries import count_events, recent_events
 from defchain.audit.rules import ChainProblem
-from defchain.audit.service import Recorded, VerifyResult, diff, record, record_by, verify
+from defchain.audit.service import (
+    Entry,
+    Recorded,
+    VerifyResult,
+    diff,
+    lock_chain,
+    record,
+    record_by,
+    record_many,
+    verify,
+)
 
 __all__ = [
     "AuditEvent",
     "ChainProblem",
+    "Entry",
     "Recorded",
     "VerifyResult",
     "count_events",
     "diff",
+    "lock_chain",
     "recent_events",
     "record",
     "record_by",
+    "record_many",
     "verify",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,10 +20,24 @@ from defchain.audit.rules import (
     event_hash,
     normalize_changes,
 )
+from defchain.db import preassign_ids, transaction_cache
 
 # Any constant works; it serializes appenders on PostgreSQL. SQLite transactions
 # already begin IMMEDIATE, which serializes writers.
 _PG_CHAIN_LOCK_KEY = 7_406_118_232
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event to append (``record_many``)."""
+
+    actor_id: int | None
+    actor_label: str
+    tag: str
+    subject_type: str
+    subject_id: str | int
+    changes: Mapping[str, Any] | None
+    at: datetime
 
 
 def record(
@@ -38,40 +52,80 @@ def record(
     at: datetime,
 ) -> AuditEvent:
     """Append one event to the chain in the current transaction (flushes, never commits)."""
-    if not TAG_PATTERN.match(tag):
-        raise ValueError(f"audit tag {tag!r} must look like domain:subject:action")
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK_KEY})
+    entry = Entry(actor_id, actor_label, tag, subject_type, subject_id, changes, at)
+    return record_many(session, [entry])[0]
+
+
+def record_many(session: Session, entries: Sequence[Entry]) -> list[AuditEvent]:
+    """Append events to the chain in order, in the current transaction, with one insert."""
+    for entry in entries:
+        if not TAG_PATTERN.match(entry.tag):
+            raise ValueError(f"audit tag {entry.tag!r} must look like domain:subject:action")
+    if not entries:
+        return []
+    seq, prev_hash = _chain_head(session)
+    events = []
+    for entry in entries:
+        seq += 1
+        content = EventContent(
+            seq=seq,
+            at=entry.at,
+            actor_id=entry.actor_id,
+            actor_label=entry.actor_label,
+            tag=entry.tag,
+            subject_type=entry.subject_type,
+            subject_id=str(entry.subject_id),
+            changes=normalize_changes(entry.changes or {}),
+            prev_hash=prev_hash,
+        )
+        prev_hash = event_hash(content)
+        events.append(
+            AuditEvent(
+                seq=content.seq,
+                at=content.at,
+                actor_id=content.actor_id,
+                actor_label=content.actor_label,
+                tag=content.tag,
+                subject_type=content.subject_type,
+                subject_id=content.subject_id,
+                changes=dict(content.changes),
+                prev_hash=content.prev_hash,
+                hash=prev_hash,
+            )
+        )
+    preassign_ids(session, events)
+    session.add_all(events)
+    session.flush()
+    return events
+
+
+def lock_chain(session: Session) -> None:
+    """Take the chain's lock for the rest of this transaction (appending takes it too).
+
+    A group commit takes it first, so that its batch gathers the requests that arrived
+    while another transaction appended. On SQLite the transaction's write lock already is
+    the chain's lock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    cache = transaction_cache(session)
+    if cache.get(_LOCKED):
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK_KEY})
+    if not session.in_nested_transaction():  # a savepoint's rollback would release it
+        cache[_LOCKED] = True
+
+
+_LOCKED = "audit.chain_locked"
+
+
+def _chain_head(session: Session) -> tuple[int, str]:
+    """The last event's ``(seq, hash)``, locking the chain for this transaction."""
+    lock_chain(session)
     head = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
-    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-    content = EventContent(
-        seq=seq,
-        at=at,
-        actor_id=actor_id,
-        actor_label=actor_label,
-        tag=tag,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        changes=normalize_changes(changes or {}),
-        prev_hash=prev_hash,
-    )
-    event = AuditEvent(
-        seq=content.seq,
-        at=content.at,
-        actor_id=content.actor_id,
-        actor_label=content.actor_label,
-        tag=content.tag,
-        subject_type=content.subject_type,
-        subject_id=content.subject_id,
-        changes=dict(content.changes),
-        prev_hash=content.prev_hash,
-        hash=event_hash(content),
-    )
-    session.add(event)
-    session.flush()
-    return event
+    return (head[0], head[1]) if head else (0, GENESIS_HASH)
 
 
 class Recorded(Protocol):

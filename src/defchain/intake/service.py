@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,8 +22,14 @@ from defchain import audit, notify
 from defchain.access import Actor, Agency, Jurisdiction, Permission, Role, User, require
 from defchain.access.rules import is_locked, lockout_after_failure
 from defchain.access.security import hash_password, token_digest, verify_password
-from defchain.errors import Conflict, NotFound, ValidationFailed
-from defchain.intake.attachments import MAX_ATTACHMENTS, AttachmentRefused, display_name
+from defchain.db import cached_get, preassign_ids, transaction_cache
+from defchain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from defchain.intake.attachments import (
+    MAX_ATTACHMENTS,
+    AttachmentRefused,
+    Cleaned,
+    display_name,
+)
 from defchain.intake.attachments import clean as clean_attachment
 from defchain.intake.models import Attachment, Integration, Report, TipMessage
 from defchain.intake.rules import (
@@ -90,9 +97,9 @@ def _audit(
 def _placement(session: Session, data: ReportIn, source: Source) -> tuple[int, int]:
     """The (jurisdiction, agency) a new report belongs to."""
     if source.actor is not None and source.actor.agency_id:
-        agency = session.get(Agency, source.actor.agency_id)
+        agency = cached_get(session, Agency, source.actor.agency_id)
     elif source.integration is not None:
-        agency = session.get(Agency, source.integration.agency_id)
+        agency = cached_get(session, Agency, source.integration.agency_id)
     else:
         agency = None
     if agency is not None:
@@ -101,7 +108,7 @@ def _placement(session: Session, data: ReportIn, source: Source) -> tuple[int, i
         raise ValidationFailed(
             "jurisdiction_id: choose where this happened.", field="jurisdiction_id"
         )
-    jurisdiction = session.get(Jurisdiction, data.jurisdiction_id)
+    jurisdiction = cached_get(session, Jurisdiction, data.jurisdiction_id)
     if jurisdiction is None or jurisdiction.intake_agency_id is None:
         raise ValidationFailed(
             "jurisdiction_id: this jurisdiction does not take reports here.",
@@ -121,32 +128,145 @@ def _subject(data: ReportIn) -> dict[str, Any]:
     return subject
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """One validated report to store, who hands it over, and when it arrived."""
+
+    data: ReportIn
+    source: Source
+    now: datetime
+
+
+Received = tuple[Report, bool]
+"""A stored report, and whether this call created it (false: its integration had sent
+the same ``external_id`` before, and this is the report stored then)."""
+
+
 def receive(session: Session, *, data: ReportIn, source: Source, now: datetime) -> Report:
     """Store one validated report; public web tips get a tip code and minute precision."""
+    return _one(receive_batch(session, [Incoming(data, source, now)]))[0]
+
+
+def receive_from_integration(
+    session: Session, *, data: ReportIn, integration: Integration, now: datetime
+) -> Received:
+    """Store a report forwarded through the API: ``(report, created)``.
+
+    A repeated ``external_id`` from the same integration returns the report already
+    stored, with ``created`` false, so a client may retry after a lost response. Two
+    concurrent first attempts race on the unique index; the loser gets the winner's report.
+    """
+    return _one(receive_batch(session, [Incoming(data, Source(integration=integration), now)]))
+
+
+def _one(outcomes: list[Received | DomainError]) -> Received:
+    outcome = outcomes[0]
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def receive_batch(session: Session, entries: Sequence[Incoming]) -> list[Received | DomainError]:
+    """Store many reports in the current transaction: one insert for all of them, one for
+    their audit events. A group commit (``defchain.groupcommit``) calls it with every
+    report waiting; ``receive`` calls it with one.
+
+    Returns, for each entry in order, ``(report, created)``, or the ``DomainError`` that
+    refused it (nothing of a refused entry is written). Public web tips get a tip code and
+    times to the minute. When another transaction stored the same ``external_id`` first,
+    a batch of one returns that report; a larger batch raises ``IntegrityError`` (roll
+    back to before the call), so that the caller can store its entries one at a time.
+    """
+    outcomes: list[Received | DomainError | None] = [None] * len(entries)
+    keys = [_external_key(entry) for entry in entries]
+    known = _by_external_ids(session, {key for key in keys if key is not None})
+    new: list[tuple[int, Report, Incoming]] = []
+    first_of: dict[tuple[int, str], int] = {}  # an external id sent twice in one batch
+    for index, (entry, key) in enumerate(zip(entries, keys, strict=True)):
+        if key is not None and key in known:
+            outcomes[index] = (known[key], False)
+            continue
+        if key is not None and key in first_of:
+            continue  # filled in below with the first one's report
+        try:
+            report = _new_report(session, entry)
+        except DomainError as exc:
+            outcomes[index] = exc
+            continue
+        new.append((index, report, entry))
+        if key is not None:
+            first_of[key] = index
+    if new:
+        _assign_tip_codes(session, [report for _, report, _ in new if report.tip_code == ""])
+        reports = [report for _, report, _ in new]
+        if len(entries) == 1 and keys[0] is not None:  # it may lose a race: a savepoint
+            try:
+                with session.begin_nested():  # flushes what was pending before: not this row
+                    session.add(reports[0])
+                    session.flush()
+            except IntegrityError:
+                existing = _by_external_ids(session, {keys[0]}).get(keys[0])
+                if existing is None:
+                    raise
+                return [(existing, False)]
+        else:
+            preassign_ids(session, reports)
+            session.add_all(reports)
+            session.flush()
+        audit.record_many(session, [_received_event(report, entry) for _, report, entry in new])
+        for index, report, _ in new:
+            outcomes[index] = (report, True)
+    done: list[Received | DomainError] = []
+    for outcome, key in zip(outcomes, keys, strict=True):
+        if outcome is None:  # a repeat, within this batch, of a stored external id
+            first = outcomes[first_of[key]] if key is not None else None
+            assert isinstance(first, tuple)
+            outcome = (first[0], False)
+        done.append(outcome)
+    return done
+
+
+def _external_key(entry: Incoming) -> tuple[int, str] | None:
+    if entry.source.integration is None or not entry.data.external_id:
+        return None  # "" is no id (and must not collide)
+    return entry.source.integration.id, entry.data.external_id
+
+
+def _by_external_ids(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str], Report]:
+    if not keys:
+        return {}
+    query = select(Report).where(
+        Report.integration_id.in_({integration for integration, _ in keys}),
+        Report.external_id.in_({external for _, external in keys}),
+    )
+    found: dict[tuple[int, str], Report] = {}
+    for report in session.scalars(query):
+        if report.integration_id is not None and report.external_id is not None:
+            key = (report.integration_id, report.external_id)
+            if key in keys:
+                found[key] = report
+    return found
+
+
+def _new_report(session: Session, entry: Incoming) -> Report:
+    """The report row for one entry, checked and placed, not yet flushed."""
+    data, source = entry.data, entry.source
     if source.actor is not None:
         needed = (
             P.INTAKE_REPORT_IMPORT if data.channel is Channel.IMPORT else P.INTAKE_REPORT_CREATE
         )
         require(source.actor, needed)
-    if source.integration is not None and data.external_id:
-        existing = _by_external_id(session, source.integration, data.external_id)
-        if existing is not None:
-            return existing
-    return _store(session, data=data, source=source, now=now)
-
-
-def _store(session: Session, *, data: ReportIn, source: Source, now: datetime) -> Report:
-    """Insert the report and its audit event (permission and duplicates already checked)."""
+    if source.integration is not None:
+        check_jurisdiction(session, data.jurisdiction_id)
     jurisdiction_id, agency_id = _placement(session, data, source)
     public = data.channel is Channel.WEB and source.actor is None
-    at = to_the_minute(now) if public else now
     labels = sorted(set(DEFAULT_LABELS.get(data.kind, frozenset())) | set(data.labels))
     subject = _subject(data)
-    report = Report(
+    return Report(
         kind=data.kind,
         channel=data.channel,
         status=Status.NEW,
-        received_at=at,
+        received_at=to_the_minute(entry.now) if public else entry.now,
         jurisdiction_id=jurisdiction_id,
         agency_id=agency_id,
         created_by_user_id=source.actor.audit_id if source.actor else None,
@@ -159,37 +279,43 @@ def _store(session: Session, *, data: ReportIn, source: Source, now: datetime) -
         reporter=data.reporter.model_dump() if data.reporter else None,
         labels=labels,
         label_set=label_set(labels),
-        tip_code=_unique_tip_code(session) if public else None,
+        tip_code="" if public else None,  # "": one is assigned before the insert
         integration_id=source.integration.id if source.integration else None,
-        external_id=data.external_id or None,  # "" is no id (and must not collide)
+        external_id=data.external_id or None,
         search_text=search_text(
             data.narrative, data.location, data.occurred_at_text, subject, data.details
         ),
     )
-    session.add(report)
-    session.flush()
-    _audit(
-        session,
-        source,
-        "intake:report:received",
-        report,
-        {
+
+
+def _received_event(report: Report, entry: Incoming) -> audit.Entry:
+    return audit.Entry(
+        actor_id=entry.source.audit_id,
+        actor_label=entry.source.label,
+        tag="intake:report:received",
+        subject_type="report",
+        subject_id=report.id,
+        changes={
             "kind": [None, report.kind],
             "channel": [None, report.channel],
-            "agency_id": [None, agency_id],
-            "labels": [None, labels],
+            "agency_id": [None, report.agency_id],
+            "labels": [None, report.labels],
         },
-        at,
+        at=report.received_at,
     )
-    return report
 
 
-def _unique_tip_code(session: Session) -> str:
+def _assign_tip_codes(session: Session, reports: list[Report]) -> None:
+    """A fresh tip code for each report, unused in the database and in this batch."""
     for _ in range(10):
-        code = new_tip_code()
-        if session.scalar(select(Report.id).where(Report.tip_code == code)) is None:
-            return code
-    raise Conflict("tip_code: could not allocate a unique code; try again.")  # pragma: no cover
+        if not reports:
+            return
+        codes = {new_tip_code() for _ in reports}
+        codes -= set(session.scalars(select(Report.tip_code).where(Report.tip_code.in_(codes))))
+        while codes and reports:
+            reports.pop().tip_code = codes.pop()
+    if reports:  # pragma: no cover - 59 random bits: ten collisions in a row do not happen
+        raise Conflict("tip_code: could not allocate a unique code; try again.")
 
 
 # --- the anonymous tipster ----------------------------------------------------------
@@ -407,9 +533,13 @@ def integration_for_token(session: Session, token: str) -> Integration | None:
     """The active integration holding ``token``."""
     if not token.startswith("dci_"):
         return None
-    integration = session.scalar(
-        select(Integration).where(Integration.token_hash == token_digest(token))
-    )
+    digest = token_digest(token)
+    cache = transaction_cache(session)  # a group commit asks once per batch
+    if ("integration", digest) not in cache:
+        cache["integration", digest] = session.scalar(
+            select(Integration).where(Integration.token_hash == digest)
+        )
+    integration: Integration | None = cache["integration", digest]
     if integration is None or not integration.active:
         return None
     return integration
@@ -452,18 +582,22 @@ def add_attachment(
     *,
     report: Report,
     filename: str,
-    data: bytes,
     now: datetime,
+    data: bytes = b"",
+    cleaned: Cleaned | None = None,
     source: Source = PUBLIC,
 ) -> Attachment:
     """Check one file by content, strip its metadata and store it with the report.
 
-    Raises ``AttachmentRefused`` (a ``ValidationFailed`` on field ``attachments``) naming
-    the file; the sha256 is of the clean bytes, which are what is kept.
+    ``cleaned``: the file was already checked and cleaned (``attachments.clean``: slow,
+    so the public page does it before its transaction); otherwise ``data`` is cleaned
+    here. Raises ``AttachmentRefused`` (a ``ValidationFailed`` on field ``attachments``)
+    naming the file; the sha256 is of the clean bytes, which are what is kept.
     """
     if len(report.attachments) >= MAX_ATTACHMENTS:
         raise AttachmentRefused("at most %(n)s files per report.", n=MAX_ATTACHMENTS)
-    cleaned = clean_attachment(filename, data)
+    if cleaned is None:
+        cleaned = clean_attachment(filename, data)
     # A public tip's times are kept to the minute, like the report's own.
     at = to_the_minute(now) if report.tip_code is not None else now
     attachment = Attachment(
@@ -502,45 +636,11 @@ def check_jurisdiction(session: Session, jurisdiction_id: int | None) -> None:
     """Refuse a ``jurisdiction_id`` that names no jurisdiction, before anything is written."""
     if jurisdiction_id is None:
         return
-    if jurisdiction_id > MAX_RECORD_ID or session.get(Jurisdiction, jurisdiction_id) is None:
+    in_range = jurisdiction_id <= MAX_RECORD_ID
+    if not in_range or cached_get(session, Jurisdiction, jurisdiction_id) is None:
         raise ValidationFailed(
             f"jurisdiction_id: no jurisdiction with id {jurisdiction_id}.", field="jurisdiction_id"
         )
-
-
-def _by_external_id(session: Session, integration: Integration, external_id: str) -> Report | None:
-    return session.scalar(
-        select(Report).where(
-            Report.integration_id == integration.id, Report.external_id == external_id
-        )
-    )
-
-
-def receive_from_integration(
-    session: Session, *, data: ReportIn, integration: Integration, now: datetime
-) -> tuple[Report, bool]:
-    """Store a report forwarded through the API: ``(report, created)``.
-
-    A repeated ``external_id`` from the same integration returns the report already
-    stored, with ``created`` false, so a client may retry after a lost response. Two
-    concurrent first attempts race on the unique index; the loser gets the winner's report.
-    """
-    check_jurisdiction(session, data.jurisdiction_id)
-    source = Source(integration=integration)
-    if not data.external_id:
-        return _store(session, data=data, source=source, now=now), True
-    existing = _by_external_id(session, integration, data.external_id)
-    if existing is not None:
-        return existing, False
-    try:
-        with session.begin_nested():
-            report = _store(session, data=data, source=source, now=now)
-    except IntegrityError:
-        existing = _by_external_id(session, integration, data.external_id)
-        if existing is None:
-            raise
-        return existing, False
-    return report, True
 
 
 def touch_integration(integration: Integration, *, now: datetime) -> None:

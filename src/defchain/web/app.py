@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -11,11 +13,13 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
+from defchain import audit
 from defchain.access.auth import AuthPolicy
 from defchain.clock import Clock, SystemClock
 from defchain.config import Settings, get_settings
 from defchain.db import make_engine, make_session_factory
 from defchain.errors import DomainError
+from defchain.groupcommit import GroupWriter
 from defchain.notify import SmtpMailer
 from defchain.web.deps import AppContext, SigninRequired, csrf_protect
 from defchain.web.routes import (
@@ -53,6 +57,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
         dependencies=[Depends(csrf_protect)],
+        lifespan=_lifespan,
     )
     app.state.ctx = AppContext(
         settings=settings,
@@ -65,6 +70,8 @@ def create_app(
             idle_minutes=settings.session_idle_minutes,
             max_hours=settings.session_max_hours,
         ),
+        # Looks the factory up per batch: tests swap in one bound to their connection.
+        writer=GroupWriter(lambda: app.state.ctx.session_factory(), begin=audit.lock_chain),
         mailer=_mailer(settings),
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -83,6 +90,13 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # Requests have drained (uvicorn waits for them); commit what is queued, then stop.
+    app.state.ctx.writer.close()
 
 
 def _mailer(settings: Settings) -> SmtpMailer | None:

@@ -16,6 +16,7 @@ from defchain.access.service import actor_for
 from defchain.clock import Clock
 from defchain.config import Settings
 from defchain.errors import DomainError
+from defchain.groupcommit import GroupWriter
 from defchain.notify import Mailer, deliver_pending
 from defchain.web.security import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, csrf_valid
 
@@ -30,6 +31,7 @@ class AppContext:
     session_factory: sessionmaker[Session]
     clock: Clock
     auth_policy: auth.AuthPolicy
+    writer: GroupWriter  # group commit for the intake hot path (``defchain.groupcommit``)
     mailer: Mailer | None = None
 
 

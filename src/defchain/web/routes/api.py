@@ -2,21 +2,22 @@
 
 Each integration holds its own token (``defchain integration add``). The API never reads
 cookies, so a signed-in browser cannot use it (and ``csrf_protect`` skips ``/api/``).
-A report is acknowledged (201) only after the unit of work has committed it.
+A report is acknowledged (201) only after the group commit holding it has returned.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from defchain.access import Label
-from defchain.db import unit_of_work
 from defchain.errors import DomainError
 from defchain.intake import Integration, ReportInvalid, ReportKind, parse_report, service
 from defchain.intake.models import Report
@@ -27,6 +28,7 @@ from defchain.intake.schemas import (
     PurchaseAttemptDetails,
     ReferralDetails,
     ReporterIn,
+    ReportIn,
     SarDetails,
     SubjectIn,
     TipDetails,
@@ -35,6 +37,7 @@ from defchain.intake.schemas import (
 from defchain.web.deps import Ctx, Db
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
+JSON = "application/json"
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="IntegrationToken",
@@ -279,38 +282,62 @@ async def bearer_token(
         }
     },
 )
-def post_report(
-    response: Response,
+async def post_report(
     ctx: Ctx,
     token: Annotated[str, Depends(bearer_token)],
     body: Annotated[dict[str, Any], Depends(json_body)],
-) -> ReportReceipt:
+) -> Response:
     """Store a report of any kind; 201 once it is committed, 200 for a repeated
     `external_id`."""
     now = ctx.clock.now()
-    # Validate before the transaction: on SQLite the write lock is held from the first
-    # query to the commit, so nothing slow may run in between.
-    problem: ReportInvalid | None = None
+    # Validate before the transaction: nothing slow may run while the write lock is held.
+    data: ReportIn | ReportInvalid
     try:
         data = parse_report({**body, "channel": Channel.API.value}, now=now)
     except ReportInvalid as exc:
-        problem = exc
-    # The whole transaction runs here, in this one thread call: a unit of work spread
-    # over dependency hops would hold the write lock while waiting for the event loop.
-    with unit_of_work(ctx.session_factory) as session:
-        integration = service.integration_for_token(session, token)
+        data = exc
+    # Group commit: the process's writer thread stores this report with every other one
+    # waiting, in one transaction; this returns after that transaction has committed.
+    receipt, created = await ctx.writer.run_batched(_store_posts, _Post(token, data, now))
+    # Serialized here: a returned Response skips FastAPI's second validation of the model.
+    return Response(receipt.model_dump_json(), status_code=201 if created else 200, media_type=JSON)
+
+
+@dataclass(frozen=True)
+class _Post:
+    """One API request, read and validated, waiting for the writer."""
+
+    token: str
+    data: ReportIn | ReportInvalid
+    now: datetime
+
+
+def _store_posts(
+    session: Session, posts: list[_Post]
+) -> list[tuple[ReportReceipt, bool] | DomainError]:
+    """The writer's batch: check each token, then store every valid report at once."""
+    outcomes: list[tuple[ReportReceipt, bool] | DomainError | None] = [None] * len(posts)
+    entries: list[tuple[int, service.Incoming]] = []
+    for index, post in enumerate(posts):
+        integration = service.integration_for_token(session, post.token)
         if integration is None:
-            raise _unauthorized("The integration token is not valid, or it was disabled.")
-        if problem is not None:
-            raise ApiProblem(422, "The report is not valid.", problem.errors)
-        service.touch_integration(integration, now=now)
-        report, created = service.receive_from_integration(
-            session, data=data, integration=integration, now=now
-        )
-        receipt = ReportReceipt.of(report)
-    if not created:
-        response.status_code = 200
-    return receipt
+            outcomes[index] = _unauthorized(
+                "The integration token is not valid, or it was disabled."
+            )
+        elif isinstance(post.data, ReportInvalid):
+            outcomes[index] = ApiProblem(422, "The report is not valid.", post.data.errors)
+        else:
+            service.touch_integration(integration, now=post.now)
+            source = service.Source(integration=integration)
+            entries.append((index, service.Incoming(post.data, source, post.now)))
+    stored = service.receive_batch(session, [entry for _, entry in entries])
+    for (index, _), outcome in zip(entries, stored, strict=True):
+        if isinstance(outcome, DomainError):
+            outcomes[index] = outcome
+        else:
+            report, created = outcome
+            outcomes[index] = (ReportReceipt.of(report), created)
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 @router.get(

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import select
@@ -26,7 +27,12 @@ from starlette.responses import RedirectResponse, Response
 from defchain.access import Jurisdiction
 from defchain.errors import DomainError
 from defchain.intake import PUBLIC_STATUS, Report, ReportInvalid, Status, parse_report, service
-from defchain.intake.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, AttachmentRefused
+from defchain.intake.attachments import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    AttachmentRefused,
+    Cleaned,
+)
 from defchain.intake.attachments import clean as clean_attachment
 from defchain.intake.rules import new_tip_code, normalize_tip_code, passphrase_problem
 from defchain.web.deps import AppContext, Ctx, Db, SubmittedForm, mark_rollback
@@ -74,10 +80,12 @@ YES_NO_UNKNOWN = ("yes", "no", "unknown")
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 
-def _intake_jurisdictions(db: Session) -> list[Jurisdiction]:
-    """Jurisdictions whose public tips have an agency to go to."""
-    query = select(Jurisdiction).where(Jurisdiction.intake_agency_id.is_not(None))
-    return list(db.scalars(query.order_by(Jurisdiction.name)))
+def _intake_places(db: Session) -> list[tuple[int, str]]:
+    """The jurisdictions whose public tips have an agency to go to: (id, name)."""
+    query = select(Jurisdiction.id, Jurisdiction.name).where(
+        Jurisdiction.intake_agency_id.is_not(None)
+    )
+    return [(id_, name) for id_, name in db.execute(query.order_by(Jurisdiction.name))]
 
 
 # --- the tip page ----------------------------------------------------------------------
@@ -85,20 +93,18 @@ def _intake_jurisdictions(db: Session) -> list[Jurisdiction]:
 
 def _report_page(
     request: Request,
-    jurisdictions: list[Jurisdiction],
+    places: list[tuple[int, str]],
     values: dict[str, Any],
     errors: dict[str, str] | None = None,
     files_dropped: bool = False,
 ) -> Response:
-    if not jurisdictions:
+    if not places:
         return page(request, "public/not_taking.html")
-    if errors:
-        mark_rollback(request)
     return page(
         request,
         "public/report.html",
         {
-            "jurisdictions": [(str(j.id), j.name) for j in jurisdictions],
+            "jurisdictions": [(str(id_), name) for id_, name in places],
             "values": values,
             "errors": errors or {},
             "files_dropped": files_dropped,
@@ -111,11 +117,11 @@ def _report_page(
 @router.get("/report")
 def report_form(request: Request, db: Db) -> Response:
     """The guided tip form (or a page saying where else to report)."""
-    jurisdictions = _intake_jurisdictions(db)
+    places = _intake_places(db)
     values: dict[str, Any] = {"weapons": "unknown", "date_or_target": "unknown"}
-    if len(jurisdictions) == 1:
-        values["jurisdiction_id"] = str(jurisdictions[0].id)
-    return _report_page(request, jurisdictions, values)
+    if len(places) == 1:
+        values["jurisdiction_id"] = str(places[0][0])
+    return _report_page(request, places, values)
 
 
 def _report_data(values: dict[str, str]) -> dict[str, Any]:
@@ -161,77 +167,112 @@ async def _uploads(request: Request) -> list[_Upload]:
     return uploads
 
 
-def _attachment_problems(request: Request, uploads: list[_Upload]) -> str | None:
+def _clean_uploads(
+    uploads: list[_Upload],
+) -> tuple[list[tuple[str, Cleaned]], list[AttachmentRefused]]:
+    """Every upload checked by content and stripped of metadata, or why it was refused."""
     if len(uploads) > MAX_ATTACHMENTS:
-        return translate(request, "choose at most %(n)s files") % {"n": MAX_ATTACHMENTS}
-    problems = []
+        return [], [AttachmentRefused("choose at most %(n)s files", n=MAX_ATTACHMENTS)]
+    cleaned: list[tuple[str, Cleaned]] = []
+    refused: list[AttachmentRefused] = []
     for upload in uploads:
         try:
-            clean_attachment(upload.filename, upload.data)
+            cleaned.append((upload.filename, clean_attachment(upload.filename, upload.data)))
         except AttachmentRefused as exc:
-            problems.append(refusal(request, exc))
-    return " ".join(problems) or None
+            refused.append(exc)
+    return cleaned, refused
+
+
+@dataclass(frozen=True)
+class _Tip:
+    """One submitted tip page, read and its files cleaned, waiting for the writer."""
+
+    values: dict[str, str]
+    honeypot: bool
+    attachments: list[tuple[str, Cleaned]]
+    attachments_refused: bool
+    now: datetime
+
+
+@dataclass
+class _TipOutcome:
+    places: list[tuple[int, str]]  # the jurisdictions that take public tips
+    values: dict[str, str]
+    code: str | None = None  # stored (or a honeypot's decoy code)
+    danger: bool = False
+    problem: ReportInvalid | DomainError | None = None
 
 
 @router.post("/report")
-def report_submit(
+async def report_submit(
     request: Request,
-    db: Db,
     ctx: Ctx,
     form: SubmittedForm,
     uploads: Annotated[list[_Upload], Depends(_uploads)],
 ) -> Response:
     """Store a tip (durably, before the tip code is shown) with its cleaned attachments.
 
-    A plain ``def``: the database work runs in the thread pool, never on the event loop
-    (a transaction held on the loop's thread deadlocks SQLite writers queued in threads).
+    Files are checked and cleaned first, in the thread pool and outside any transaction;
+    then the process's group writer stores this tip with every other one waiting, in one
+    transaction, and this answers after that transaction has committed.
     """
     if too_many := limited(request, ctx):
         return too_many
     values = {k: v for k in TEXT_FIELDS if isinstance(v := form.get(k, ""), str)}
-    jurisdictions = _intake_jurisdictions(db)
-    if not jurisdictions:
-        return _report_page(request, jurisdictions, values)
-    if len(jurisdictions) == 1 and not values.get("jurisdiction_id"):
-        values["jurisdiction_id"] = str(jurisdictions[0].id)
-    if form.get(HONEYPOT):
-        return _submitted(request, ctx, new_tip_code(), danger=values.get("danger_now") == "yes")
-    try:
-        report = _receive(db, values, uploads, ctx.clock.now())
-    except (ReportInvalid, DomainError) as exc:
-        errors = _report_errors(request, exc, values, uploads)
-        return _report_page(request, jurisdictions, values, errors, bool(uploads))
-    assert report.tip_code is not None
-    return _submitted(request, ctx, report.tip_code, danger=report.danger_now)
-
-
-def _report_errors(
-    request: Request, exc: Exception, values: dict[str, str], uploads: list[_Upload]
-) -> dict[str, str]:
-    """Every problem of a refused tip, by form field, in the visitor's language."""
+    cleaned, refused = await run_in_threadpool(_clean_uploads, uploads) if uploads else ([], [])
+    tip = _Tip(values, bool(form.get(HONEYPOT)), cleaned, bool(refused), ctx.clock.now())
+    outcome = await ctx.writer.run_batched(_store_tips, tip)
+    if outcome.code is not None:
+        return _submitted(request, ctx, outcome.code, danger=outcome.danger)
+    if not outcome.places:
+        return _report_page(request, [], outcome.values)
     errors: dict[str, str] = {}
-    if isinstance(exc, ReportInvalid):
-        errors = {_field_of(p): error_text(request, m) for p, m in exc.errors.items()}
-    elif isinstance(exc, DomainError) and not isinstance(exc, AttachmentRefused):
-        field = exc.field if exc.field in TEXT_FIELDS else "form"
-        errors[field] = error_text(request, exc.message.removeprefix(f"{exc.field}: "))
-    if problem := _attachment_problems(request, uploads):
-        errors["attachments"] = problem
-    elif isinstance(exc, AttachmentRefused):
-        errors["attachments"] = refusal(request, exc)
-    return errors
+    if isinstance(outcome.problem, ReportInvalid):
+        errors = {_field_of(p): error_text(request, m) for p, m in outcome.problem.errors.items()}
+    elif outcome.problem is not None:
+        problem = outcome.problem
+        field = problem.field if problem.field in TEXT_FIELDS else "form"
+        errors[field] = error_text(request, problem.message.removeprefix(f"{problem.field}: "))
+    if refused:
+        errors["attachments"] = " ".join(refusal(request, exc) for exc in refused)
+    return _report_page(request, outcome.places, outcome.values, errors, bool(uploads))
 
 
-def _receive(db: Session, values: dict[str, str], uploads: list[_Upload], now: datetime) -> Report:
-    if len(uploads) > MAX_ATTACHMENTS:
-        raise AttachmentRefused("at most %(n)s files per report.", n=MAX_ATTACHMENTS)
-    data = parse_report(_report_data(values), now=now)
-    report = service.receive(db, data=data, source=service.PUBLIC, now=now)
-    for upload in uploads:
-        service.add_attachment(
-            db, report=report, filename=upload.filename, data=upload.data, now=now
-        )
-    return report
+def _store_tips(session: Session, tips: list[_Tip]) -> list[_TipOutcome]:
+    """The writer's batch: check each tip, then store every valid one at once."""
+    places = _intake_places(session)
+    outcomes: list[_TipOutcome] = []
+    entries: list[tuple[_TipOutcome, _Tip, service.Incoming]] = []
+    for tip in tips:
+        values = dict(tip.values)
+        if len(places) == 1 and not values.get("jurisdiction_id"):
+            values["jurisdiction_id"] = str(places[0][0])
+        outcome = _TipOutcome(places, values)
+        outcomes.append(outcome)
+        if not places:
+            continue
+        if tip.honeypot:  # a bot: it sees what a person would, and nothing is stored
+            outcome.code, outcome.danger = new_tip_code(), values.get("danger_now") == "yes"
+            continue
+        try:
+            data = parse_report(_report_data(values), now=tip.now)
+        except ReportInvalid as exc:
+            outcome.problem = exc
+            continue
+        if not tip.attachments_refused:
+            entries.append((outcome, tip, service.Incoming(data, service.PUBLIC, tip.now)))
+    stored = service.receive_batch(session, [entry for _, _, entry in entries])
+    for (outcome, tip, _), result in zip(entries, stored, strict=True):
+        if isinstance(result, DomainError):
+            outcome.problem = result
+            continue
+        report, _ = result
+        for filename, cleaned in tip.attachments:
+            service.add_attachment(
+                session, report=report, filename=filename, cleaned=cleaned, now=tip.now
+            )
+        outcome.code, outcome.danger = report.tip_code, report.danger_now
+    return outcomes
 
 
 def _submitted(
