@@ -313,3 +313,21 @@ def test_concurrent_threads_all_get_their_answer(factory: sessionmaker[Session])
         )
     writer.close()
     assert len(set(ids)) == 40
+
+
+def test_idle_work_runs_when_no_job_comes_and_jobs_go_first(
+    engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    rounds: list[int] = []
+    ran = threading.Event()
+
+    def idle(session: Session) -> bool:
+        rounds.append(len(list(session.scalars(select(Row.name)))))
+        ran.set()
+        return False  # nothing more: rest until the next quiet spell
+
+    writer = GroupWriter(factory, idle=idle, idle_after=0.05)
+    assert writer.submit(add("job")).result(10)
+    assert ran.wait(5)  # no job for 50 ms: the idle work ran, after the job's commit
+    writer.close()
+    assert rounds and rounds[0] == 1

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         le=10_000,
         description="Public tip page: POSTs per client per minute (keyed hash, memory only).",
     )
+    link_reports: bool = Field(
+        default=True,
+        description="Link reports to persons in the background when intake is idle.",
+    )
     cookie_secure: bool | None = Field(
         default=None, description="Force the Secure cookie flag; default: on unless demo."
     )

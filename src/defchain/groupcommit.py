@@ -76,11 +76,18 @@ class GroupWriter:
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
         begin: Callable[[Session], None] | None = None,
+        idle: Callable[[Session], bool] | None = None,
+        idle_after: float = 1.0,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._session_factory = session_factory
         self._begin = begin  # run first in each transaction: take the locks it will need
+        # Work that may wait (linking reports to persons): run in a transaction of its
+        # own when no job has arrived for ``idle_after`` seconds; it returns true while
+        # more remains. Jobs always go first.
+        self._idle = idle
+        self._idle_after = idle_after
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -132,10 +139,35 @@ class GroupWriter:
     # --- the writer thread ------------------------------------------------------------
 
     def _loop(self) -> None:
+        more = False
         while True:
-            first = self._queue.get()
+            try:
+                wait = 0.0 if more else self._idle_after
+                first = self._queue.get(timeout=wait) if self._idle else self._queue.get()
+            except queue.Empty:
+                more = self._run_idle()
+                continue
             if first is _STOP or not self._commit(first):  # type: ignore[arg-type]
                 return
+            more = more and self._idle is not None
+
+    def _run_idle(self) -> bool:
+        """One round of the idle work; false (rest a while) when it fails or is done."""
+        assert self._idle is not None
+        session = self._session_factory()
+        try:
+            session.connection()
+            if self._begin is not None:
+                self._begin(session)
+            more = self._idle(session)
+            session.commit()
+        except Exception:
+            log.exception("the writer's idle work failed; trying again later")
+            session.rollback()
+            return False
+        finally:
+            session.close()
+        return more
 
     def _drain(self, batch: list[_Job]) -> bool:
         """Add the jobs waiting to ``batch``; false when the stop sign was among them."""

@@ -26,7 +26,14 @@ TOKEN = csrf_token(SECRET, CSRF_SEED)
 @pytest.fixture
 def settings() -> Settings:
     """Production settings (MFA required), with cookies allowed over the test's http."""
-    return Settings(demo=False, secret_key=SECRET, cookie_secure=False, database_url="sqlite://")
+    # No background linking: it would share the test's connection from the writer thread.
+    return Settings(
+        demo=False,
+        secret_key=SECRET,
+        cookie_secure=False,
+        database_url="sqlite://",
+        link_reports=False,
+    )
 
 
 @pytest.fixture

@@ -98,6 +98,9 @@ class Permission(StrEnum):
     INTAKE_REPORT_UPDATE = "intake:report:update"
     INTAKE_REPORT_IMPORT = "intake:report:import"
     INTAKE_INTEGRATION_MANAGE = "intake:integration:manage"
+    PEOPLE_PERSON_READ = "people:person:read"
+    PEOPLE_PERSON_UPDATE = "people:person:update"  # review decisions, merge, split, undo
+    PEOPLE_PERSON_IMPORT = "people:person:import"
 
 
 P = Permission
@@ -112,13 +115,20 @@ _STAFF = frozenset(
 )
 
 _REPORTS = frozenset({P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE})
+_PEOPLE = frozenset({P.PEOPLE_PERSON_READ, P.PEOPLE_PERSON_UPDATE})
 
 # Which permissions each role holds. Scope (which records) is decided by policy.can().
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.INTAKE_ANALYST: _STAFF | _REPORTS | {P.INTAKE_REPORT_IMPORT},
-    Role.TEAM_MEMBER: _STAFF | _REPORTS,
-    Role.FUSION_ANALYST: _STAFF | _REPORTS | {P.INTAKE_REPORT_IMPORT},
-    Role.TEAM_LEAD: _STAFF | _REPORTS | {P.ACCESS_TEAM_MANAGE},
+    Role.INTAKE_ANALYST: _STAFF
+    | _REPORTS
+    | _PEOPLE
+    | {P.INTAKE_REPORT_IMPORT, P.PEOPLE_PERSON_IMPORT},
+    Role.TEAM_MEMBER: _STAFF | _REPORTS | _PEOPLE,
+    Role.FUSION_ANALYST: _STAFF
+    | _REPORTS
+    | _PEOPLE
+    | {P.INTAKE_REPORT_IMPORT, P.PEOPLE_PERSON_IMPORT},
+    Role.TEAM_LEAD: _STAFF | _REPORTS | _PEOPLE | {P.ACCESS_TEAM_MANAGE},
     Role.OVERSIGHT: frozenset(
         {P.ACCESS_ACCOUNT_MANAGE, P.ACCESS_JURISDICTION_READ, P.OVERSIGHT_SUMMARY_READ}
     ),

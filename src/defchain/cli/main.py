@@ -12,6 +12,7 @@ from defchain.cli import (
     imports,
     integrations,
     jurisdictions,
+    people,
     serve,
     users,
 )
@@ -35,6 +36,7 @@ app.add_typer(jurisdictions.app, name="jurisdiction")
 app.add_typer(agencies.app, name="agency")
 app.add_typer(audit.app, name="audit")
 app.add_typer(integrations.app, name="integration")
+app.add_typer(people.app, name="people")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,107 @@
+"""``defchain people``: load known persons, match descriptors, link reports, train the model."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from defchain.cli.common import console, err_console, fail, operator_actor, transaction
+from defchain.clock import SystemClock
+from defchain.people import service
+from defchain.people.importer import Format, import_persons, match_rows
+
+app = typer.Typer(help="The person registry: import, match, link, train.", no_args_is_help=True)
+
+EXTENSIONS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+SHOWN_PROBLEMS = 20
+
+
+def _format(file: Path) -> Format:
+    found = EXTENSIONS.get(file.suffix.lower())
+    if found is None:
+        fail(f"FILE: {file.name} must end in .csv or .jsonl (docs/formats/people.md).")
+    return found
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+FileArg = Annotated[
+    Path, typer.Argument(metavar="FILE", exists=True, dir_okay=False, readable=True)
+]
+
+
+@app.command("import")
+def import_(file: FileArg) -> None:
+    """Load known persons (one per row) from a CSV or JSON Lines FILE, for example a
+    records-management export (docs/formats/people.md)."""
+    fmt = _format(file)
+    content = file.read_bytes()
+    total = max(sum(1 for line in content.splitlines() if line.strip()) - (fmt == "csv"), 0)
+    now = SystemClock().now()
+    with transaction() as session, _progress() as bar:
+        task = bar.add_task(f"Importing {escape(file.name)}", total=total)
+        result = import_persons(
+            session,
+            actor=operator_actor(),
+            stream=io.BytesIO(content),
+            fmt=fmt,
+            now=now,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+    for line, problem in result.problems[:SHOWN_PROBLEMS]:
+        err_console.print(f"line {line}: {problem}", markup=False, soft_wrap=True)
+    if len(result.problems) > SHOWN_PROBLEMS:
+        err_console.print(f"… and {len(result.problems) - SHOWN_PROBLEMS} more.", markup=False)
+    console.print(
+        f"Imported {result.imported} person(s) from {escape(str(file))}"
+        + (f"; {len(result.problems)} problem(s) reported above." if result.problems else ".")
+    )
+
+
+@app.command("match")
+def match(
+    file: FileArg,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the answers here.", show_default="standard output")
+    ] = None,
+) -> None:
+    """Score each row of FILE against the registry: one JSON line per row with the best
+    person id, the match probability, the decision and the weight of each field."""
+    fmt = _format(file)
+    now = SystemClock().now()
+    with transaction() as session:
+        lines = [json.dumps(answer) for answer in match_rows(
+            session, stream=io.BytesIO(file.read_bytes()), fmt=fmt, now=now
+        )]  # fmt: skip
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {len(lines)} answer(s) to {escape(str(out))}.")
+
+
+@app.command("link-pending")
+def link_pending(
+    limit: Annotated[int, typer.Option(min=1, help="At most this many reports.")] = 10_000,
+) -> None:
+    """Link every report not yet linked or in review to a person (or send it to review)."""
+    now = SystemClock().now()
+    with transaction() as session:
+        done = service.link_pending(session, who=operator_actor(), now=now, limit=limit)
+    console.print(f"Processed {done} report(s).")
