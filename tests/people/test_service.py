@@ -48,7 +48,7 @@ MODEL = LinkageModel(
     link_threshold=0.95,
     review_threshold=0.05,
 )
-assert set(M) == {str(f) for f in LEVELS}
+assert set(M) <= {str(f) for f in LEVELS}  # a field left out weighs nothing
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,14 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from defchain.cli.common import console, err_console, fail, operator_actor, transaction
 from defchain.clock import SystemClock
@@ -105,3 +112,32 @@ def link_pending(
     with transaction() as session:
         done = service.link_pending(session, who=operator_actor(), now=now, limit=limit)
     console.print(f"Processed {done} report(s).")
+
+
+@app.command("relink")
+def relink() -> None:
+    """Re-score the whole registry with Splink on DuckDB and propose likely pairs for
+    review (`/people/proposals`). Nothing is merged without a person's decision."""
+    from defchain.people.batch import relink as run_relink
+
+    now = SystemClock().now()
+    with (
+        transaction() as session,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+        ) as bar,
+    ):
+        tasks: dict[str, TaskID] = {}
+
+        def step(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                label = "Exporting persons" if stage == "export" else "Scoring pairs (Splink)"
+                tasks[stage] = bar.add_task(label, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = run_relink(session, who=operator_actor(), now=now, progress=step)
+    console.print(
+        f"Scored {result.persons} person(s): {result.pairs_scored} likely pair(s), "
+        f"{result.proposed} new merge proposal(s) for review; {result.seconds:.1f} s, "
+        f"peak memory {result.peak_rss_mb:.0f} MB."
+    )

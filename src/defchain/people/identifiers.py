@@ -22,6 +22,7 @@ from defchain.people.rules import (
     email,
     fold,
     handle,
+    id_number,
     name_part,
     org,
     partial_date,
@@ -41,6 +42,7 @@ class Kind(StrEnum):
     HANDLE = "handle"
     SCHOOL = "school"
     EMPLOYER = "employer"
+    ID_NUMBER = "id_number"  # a state ID, driver's license or student ID number
 
 
 KIND_LABELS = {
@@ -54,6 +56,7 @@ KIND_LABELS = {
     Kind.HANDLE: "Online handle",
     Kind.SCHOOL: "School",
     Kind.EMPLOYER: "Employer",
+    Kind.ID_NUMBER: "ID number",
 }
 
 # A report's subject fields → identifier kinds.
@@ -154,6 +157,11 @@ def _normalize(kind: Kind, raw: str, year: int) -> Normalized:
         if not found:
             raise InvalidValue("handle", raw, "no letters or digits")
         return Normalized(kind, raw, found)
+    if kind is Kind.ID_NUMBER:
+        found = id_number(raw)
+        if len(found) < 4:
+            raise InvalidValue("id_number", raw, "at least 4 letters or digits")
+        return Normalized(kind, raw, found)
     found = org(raw)  # school or employer
     if not found:
         raise InvalidValue(kind.value, raw, "no letters or digits")
@@ -190,7 +198,7 @@ def profile_of(identifiers: Iterable[tuple[str, str, Mapping[str, Any]]]) -> Pro
             profile.add(Field.ORG, normalized)
         elif kind == Kind.ADDRESS:
             profile.add(Field.ADDRESS, normalized)
-        else:  # phone, email, handle: the field has the kind's name
+        else:  # phone, email, handle, id_number: the field has the kind's name
             profile.add(Field(str(kind)), normalized)
     return profile
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from defchain import audit
@@ -46,7 +46,7 @@ from defchain.people.rules import (
 )
 
 P = Permission
-MAX_CANDIDATES = 200  # persons scored per query at most (the best-keyed first)
+MAX_CANDIDATES = 100  # persons scored per query at most (those sharing most keys first)
 REVIEW_CANDIDATES = 3  # shown side by side in the review queue
 
 
@@ -113,10 +113,14 @@ def candidates(
     keys = blocking_keys(profile, nicknames())
     if not keys:
         return []
+    # Persons sharing the most keys first: with a cap, a large block (a common name at a
+    # big school) cannot crowd out the person who matches on several keys.
+    shared = func.count().label("shared")
     query = (
         select(BlockingKey.person_id)
         .where(BlockingKey.key.in_(sorted(keys)))
-        .distinct()
+        .group_by(BlockingKey.person_id)
+        .order_by(shared.desc(), BlockingKey.person_id)
         .limit(MAX_CANDIDATES)
     )
     ids = list(session.scalars(query))
