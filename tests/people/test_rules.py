@@ -314,7 +314,17 @@ def test_blocking_nickname_in_another_group_or_school() -> None:
 
 def test_blocking_handle_only() -> None:
     profile = Profile.of({Field.HANDLE: ["jay_dee.99"]})
-    assert rules.blocking_keys(profile, NICKNAMES) == {"h:jay_dee.99"}
+    assert rules.blocking_keys(profile, NICKNAMES) == {"h:jaydee99"}
+
+
+@pytest.mark.parametrize("other", ["jaydee99", "jay.dee_99", "jay_dee.99"])
+def test_blocking_handle_written_without_punctuation(other: str) -> None:
+    keys = rules.blocking_keys(Profile.of({Field.HANDLE: [other]}), NICKNAMES)
+    assert keys == rules.blocking_keys(Profile.of({Field.HANDLE: ["jay_dee.99"]}), NICKNAMES)
+
+
+def test_blocking_handle_of_punctuation_only_has_no_key() -> None:
+    assert rules.blocking_keys(Profile.of({Field.HANDLE: ["_."]}), NICKNAMES) == set()
 
 
 def test_blocking_strong_identifiers_stand_alone() -> None:
@@ -324,25 +334,113 @@ def test_blocking_strong_identifiers_stand_alone() -> None:
             Field.EMAIL: ["jay@example.com"],
             Field.ADDRESS: ["12 elm st|07090"],
             Field.DOB: ["2008-03-14", "2008"],
+            Field.ID_NUMBER: ["d12345678"],
         }
     )
     assert rules.blocking_keys(profile, NICKNAMES) == {
         "p:+12024561111",
         "e:jay@example.com",
-        "a:12 elm st|07090",
+        "a:12elmst|07090",  # spaces in a street are not reliable
         "d:2008-03-14",
+        "i:d12345678",
     }
+
+
+def test_blocking_address_without_spaces() -> None:
+    spaced = Profile.of({Field.ADDRESS: ["264 ainsworth street|3500"]})
+    joined = Profile.of({Field.ADDRESS: ["264 ainsworthstreet|3500"]})
+    assert rules.blocking_keys(spaced, NICKNAMES) == rules.blocking_keys(joined, NICKNAMES)
 
 
 def test_blocking_name_keys() -> None:
-    profile = Profile.of(
-        {Field.GIVEN: ["jayden"], Field.SURNAME: ["morales"], Field.DOB: ["2008-03"]}
-    )
+    profile = Profile.of({Field.GIVEN: ["jayden"], Field.SURNAME: ["lee"], Field.DOB: ["2008-03"]})
     assert rules.blocking_keys(profile, NICKNAMES) == {
-        "gs:j|morales",
-        "sx:M642|j",
-        "sy:morales|2008",
+        "gs:j|lee",
+        "sx:L000|j",
+        "sxy:L000|2008",
+        "sy:lee|2008",
+        "sy:ee|2008",
+        "sy:le|2008",
     }
+
+
+@pytest.mark.parametrize(
+    ("word", "forms"),
+    [
+        ("lee", {"lee", "ee", "le"}),
+        ("ab", {"ab", "a", "b"}),
+        ("a", {"a", ""}),
+        ("", {""}),
+    ],
+)
+def test_one_edit_keys(word: str, forms: set[str]) -> None:
+    assert rules.one_edit_keys(word) == forms
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("morales", "moralez"),  # replaced
+        ("morales", "moales"),  # dropped
+        ("morales", "morrales"),  # doubled
+        ("morales", "moarles"),  # swapped
+        ("thompson", "thomspon"),  # swapped, another Soundex code
+        ("ng", "nag"),
+    ],
+)
+def test_one_edit_keys_meet_within_one_edit(a: str, b: str) -> None:
+    assert rules.one_edit_keys(a) & rules.one_edit_keys(b)
+
+
+def test_one_edit_keys_apart_beyond_one_edit() -> None:
+    assert not rules.one_edit_keys("morales") & rules.one_edit_keys("smith")
+    assert not rules.one_edit_keys("morales") & rules.one_edit_keys("moarlez")
+
+
+@pytest.mark.parametrize(
+    ("values", "years"),
+    [
+        ({Field.DOB: ["2010-03-14", "2011"]}, {2010, 2011}),
+        ({Field.AGE: ["16@2026"]}, {2009, 2010, 2011}),
+        ({Field.AGE: ["16@2026"], Field.DOB: ["2003"]}, {2003, 2009, 2010, 2011}),
+        ({Field.GIVEN: ["jay"]}, set()),
+    ],
+)
+def test_birth_years(values: dict[Field | str, list[str]], years: set[int]) -> None:
+    assert rules.birth_years(Profile.of(values)) == years
+
+
+@pytest.mark.parametrize(
+    ("query", "shared"),
+    [
+        # A misspelt surname (Soundex kept) and an age: Soundex and year.
+        (
+            {Field.SURNAME: ["moralez"], Field.AGE: ["16@2026"]},
+            {"sxy:M642|2010", "sy:morale|2010"},
+        ),
+        # Another Soundex code: the one-edit forms still meet.
+        ({Field.SURNAME: ["morakes"], Field.AGE: ["17@2026"]}, {"sy:moraes|2010"}),
+        # The age said a year later: born 2009 to 2011 either way.
+        (
+            {Field.SURNAME: ["morales"], Field.AGE: ["15@2026"]},
+            {"sxy:M642|2010"} | {f"sy:{form}|2010" for form in rules.one_edit_keys("morales")},
+        ),
+    ],
+)
+def test_blocking_surname_and_age_find_the_date_of_birth(
+    query: dict[Field | str, list[str]], shared: set[str]
+) -> None:
+    base = Profile.of(
+        {Field.GIVEN: ["jayden"], Field.SURNAME: ["morales"], Field.DOB: ["2010-03-14"]}
+    )
+    found = rules.blocking_keys(Profile.of(query), NICKNAMES) & rules.blocking_keys(base, NICKNAMES)
+    assert found == shared
+
+
+def test_blocking_surname_and_age_too_far_apart() -> None:
+    base = Profile.of({Field.SURNAME: ["morales"], Field.DOB: ["2010-03-14"]})
+    query = Profile.of({Field.SURNAME: ["morales"], Field.AGE: ["19@2026"]})  # born about 2007
+    assert not rules.blocking_keys(query, NICKNAMES) & rules.blocking_keys(base, NICKNAMES)
 
 
 def test_blocking_surname_typo_with_an_extra_given_name() -> None:
@@ -382,7 +480,9 @@ def test_blocking_surname_alone_and_given_alone_yield_no_key() -> None:
     [
         ("jayden", "jayden", "exact"),
         ("jayden", "jaydne", "fuzzy"),
-        ("katherine", "katherin", "fuzzy"),
+        ("katherine", "katherne", "fuzzy"),
+        # A last letter dropped cannot be told from another name (Kristine / Kristin).
+        ("katherine", "katherin", "else"),
         ("bill", "william", "nickname"),
         ("jay", "jayden", "nickname"),
         ("jaiden", "jayden", "nickname"),
@@ -391,6 +491,13 @@ def test_blocking_surname_alone_and_given_alone_yield_no_key() -> None:
         ("k", "jayden", "else"),
         ("jake", "jayden", "else"),
         ("bill", "robert", "else"),
+        # Different names, not typos: a letter added at the end, or two.
+        ("michael", "michaela", "else"),
+        ("kristin", "kristina", "else"),
+        ("daniel", "danielle", "else"),
+        ("jayden", "jaydenn", "fuzzy"),  # a doubled last letter is a typo
+        ("jayden", "jayde", "else"),
+        ("michael", "micheal", "fuzzy"),
     ],
 )
 def test_given_level(a: str, b: str, level: str) -> None:
@@ -465,13 +572,71 @@ def test_age_level(age: str, other: str, level: str) -> None:
     [
         ("westfield hs", "westfield hs", "exact"),
         ("westfield hs", "westfeild hs", "fuzzy"),
+        ("westfield hs", "westfied hs", "fuzzy"),
         ("westfield hs", "eastside hs", "else"),
-        ("westfield hs", "westfield ms", "fuzzy"),
+        ("westfield hs", "eastfield hs", "else"),  # another school, not a typo
+        ("westfield hs", "westfield ms", "else"),  # another kind of school
+        ("lincoln es", "lincon es", "fuzzy"),
+        ("acme hardware", "acme hardwre", "fuzzy"),
+        ("ace", "acme", "else"),  # too short to call a typo
         ("westfield hs", "acme hardware", "else"),
     ],
 )
 def test_org_level(a: str, b: str, level: str) -> None:
     assert rules.org_level(a, b) == level
+    assert rules.org_level(b, a) == level
+
+
+@pytest.mark.parametrize(
+    ("value", "parts"),
+    [
+        ("westfield hs", ("hs", "westfield")),
+        ("riverside comm coll", ("coll comm", "riverside")),
+        ("acme hardware", ("", "acme hardware")),
+    ],
+)
+def test_org_parts(value: str, parts: tuple[str, str]) -> None:
+    assert rules.org_parts(value) == parts
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("jay_dee.99", "jay_dee.99", "exact"),
+        ("jay_dee.99", "jaydee99", "variant"),
+        ("jay_dee.99", "jay.dee_99", "variant"),
+        ("jay_dee.99", "jay_dee.98", "else"),
+        ("_", ".", "else"),  # nothing left to compare
+    ],
+)
+def test_handle_level(a: str, b: str, level: str) -> None:
+    assert rules.handle_level(a, b) == level
+    assert rules.handle_level(b, a) == level
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("12345678", "12345678", "exact"),
+        ("12345678", "12345679", "typo"),
+        ("12345678", "12354678", "typo"),  # two digits swapped
+        ("12345678", "1234567", "typo"),  # one dropped
+        ("12345678", "12354679", "else"),
+        ("1234", "1235", "else"),  # too short to call a typo
+        ("d1234567", "d1234567", "exact"),
+    ],
+)
+def test_id_level(a: str, b: str, level: str) -> None:
+    assert rules.id_level(a, b) == level
+    assert rules.id_level(b, a) == level
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [("D123-456 78", "d12345678"), (" 4066625 ", "4066625"), ("--", "")],
+)
+def test_id_number(raw: str, normalized: str) -> None:
+    assert rules.id_number(raw) == normalized
 
 
 @pytest.mark.parametrize(
@@ -479,10 +644,18 @@ def test_org_level(a: str, b: str, level: str) -> None:
     [
         ("12 elm st|07090", "12 elm st|07090", "exact"),
         ("12 elm st|07090", "40 oak ave|07090", "zip"),
-        ("12 elm st|07090", "12 elm st|07091", "else"),
+        ("12 elm st|07090", "12 elm st|07091", "street"),  # a ZIP typo, or another town
         ("|07090", "|07090", "zip"),  # no street: the zip still agrees
         ("12 elm st|", "12 elm st|", "exact"),
         ("12 elm st|", "40 oak ave|", "else"),  # no zip on either side is no agreement
+        ("264 ainsworth street|3500", "264 ainsworthstreet|3500", "exact"),  # spaces
+        ("8 stanley street|4223", "8 stanely street|4223", "typo"),
+        ("8 stanley street|4223", "9 stanley street|4223", "zip"),  # a neighbour
+        ("8 stanley street|4223", "8 oak avenue|4223", "zip"),
+        ("stanley street|4223", "stanely street|4223", "typo"),  # no house number
+        ("8 stanley street|4223", "8 stanley street|4233", "street"),  # ZIP typo
+        ("8 stanley street|4223", "8 stanley street|", "street"),
+        ("8 stanley street|4223", "8 stanely street|4233", "else"),
     ],
 )
 def test_address_level(a: str, b: str, level: str) -> None:
@@ -502,6 +675,7 @@ JAYDEN = Profile.of(
         Field.PHONE: ["+12024561111"],
         Field.EMAIL: ["jay@example.com"],
         Field.ADDRESS: ["12 elm st|07090"],
+        Field.ID_NUMBER: ["d12345678"],
     }
 )
 
@@ -563,13 +737,155 @@ def test_compare_exact_identifiers() -> None:
     assert levels[Field.HANDLE] == levels[Field.PHONE] == levels[Field.EMAIL] == "else"
 
 
+@pytest.mark.parametrize(
+    ("query", "levels"),
+    [
+        # "Morales Jayden": given name and surname the other way round.
+        ({Field.GIVEN: ["morales"], Field.SURNAME: ["jayden"]}, ("swapped", "swapped")),
+        # Swapped, but the surnames also agree the usual way: that level stands.
+        ({Field.GIVEN: ["morales"], Field.SURNAME: ["morales"]}, ("else", "exact")),
+        # Only one of the two names on the other side: not a swap.
+        ({Field.GIVEN: ["morales"], Field.SURNAME: ["smith"]}, ("else", "else")),
+        ({Field.GIVEN: ["morales"]}, ("else", NULL)),
+    ],
+)
+def test_compare_swapped_names(
+    query: dict[Field | str, list[str]], levels: tuple[str, str]
+) -> None:
+    found = rules.compare(Profile.of(query), JAYDEN, NICKNAMES)
+    assert (found[Field.GIVEN], found[Field.SURNAME]) == levels
+    back = rules.compare(JAYDEN, Profile.of(query), NICKNAMES)
+    assert (back[Field.GIVEN], back[Field.SURNAME]) == levels
+
+
+def test_compare_handle_variant_and_id_typo() -> None:
+    other = Profile.of({Field.HANDLE: ["jaydee99"], Field.ID_NUMBER: ["d12345687"]})
+    levels = rules.compare(other, JAYDEN, NICKNAMES)
+    assert levels[Field.HANDLE] == "variant"
+    assert levels[Field.ID_NUMBER] == "typo"
+
+
+@pytest.mark.parametrize(
+    ("street", "parts"),
+    [("12 elm st", ("12", "elm st")), ("elm st", ("", "elm st")), ("12", ("12", ""))],
+)
+def test_street_parts(street: str, parts: tuple[str, str]) -> None:
+    assert rules.street_parts(street) == parts
+
+
+# --- the levels in SQL (training) mirror the Python levels ------------------------------
+
+MIRROR_VALUES: dict[Field, list[str]] = {
+    Field.GIVEN: [
+        "jayden",
+        "jaydne",
+        "jaydenn",
+        "jayde",
+        "jay",
+        "jake",
+        "j",
+        "michael",
+        "michaela",
+        "micheal",
+        "kristin",
+        "kristina",
+        "daniel",
+        "danielle",
+        "morales",
+        "bill",
+        "william",
+    ],
+    Field.SURNAME: ["morales", "moralez", "smith", "smyth", "jayden", "michael", "lee"],
+    Field.DOB: ["2008", "2008-03", "2008-03-14", "2008-03-15", "2008-04-03", "2010-11-02"],
+    Field.AGE: ["16@2026", "18@2026", "22@2026"],
+    Field.ORG: [
+        "westfield hs",
+        "westfeild hs",
+        "eastfield hs",
+        "westfield ms",
+        "acme hardware",
+        "acme hardwre",
+        "ace",
+        "acme",
+        "riverside comm coll",
+    ],
+    Field.HANDLE: ["jay_dee.99", "jaydee99", "jay.dee_99", "jay_dee.98", "_", "."],
+    Field.PHONE: ["+12024561111", "+12024561112"],
+    Field.EMAIL: ["jay@example.com", "kate@example.org"],
+    Field.ADDRESS: [
+        "12 elm st|07090",
+        "12 elmst|07090",
+        "12 elm sst|07090",
+        "13 elm st|07090",
+        "12 elm st|07091",
+        "12 elm st|",
+        "elm st|07090",
+        "elm sst|07090",
+        "|07090",
+        "40 oak ave|07090",
+    ],
+    Field.ID_NUMBER: ["12345678", "12345679", "12354678", "1234567", "12354679", "1234", "1235"],
+}
+
+
+def test_sql_levels_mirror_python_levels() -> None:
+    """Every level in ``training.comparison_sql`` (what Splink estimates) gives the label
+    ``rules.compare`` gives, on every pair of one-valued profiles drawn from tricky values."""
+    import random
+
+    import duckdb
+    import pandas as pd
+
+    from defchain.people import training
+
+    assert set(MIRROR_VALUES) == set(Field)
+    rng = random.Random(5)
+    profiles = []
+    for _ in range(400):
+        values = {
+            name: [rng.choice(choices)]
+            for name, choices in MIRROR_VALUES.items()
+            if rng.random() < 0.8
+        }
+        profiles.append(Profile.of(values))
+    rows = [training.splink_row(str(i), None, p, NICKNAMES) for i, p in enumerate(profiles)]
+    pairs = [(rng.randrange(len(rows)), rng.randrange(len(rows))) for _ in range(4000)]
+    frame = pd.DataFrame(
+        [
+            {
+                **{f"{k}_l": v for k, v in rows[a].items()},
+                **{f"{k}_r": v for k, v in rows[b].items()},
+            }
+            for a, b in pairs
+        ]
+    )
+    sql = training.comparison_sql()
+    cases = []
+    for name, levels in sql.items():
+        whens = " ".join(
+            f"WHEN {level['sql_condition']} THEN '{level['label_for_charts']}'"
+            for level in levels
+            if level["sql_condition"] != "ELSE"
+        )
+        cases.append(f"CASE {whens} ELSE 'else' END AS \"{name.value}\"")
+    con = duckdb.connect()
+    con.register("pairs", frame)
+    got = con.execute(f"SELECT {', '.join(cases)} FROM pairs").fetchall()
+    columns = list(sql)
+    for (a, b), labels in zip(pairs, got, strict=True):
+        expected = rules.compare(profiles[a], profiles[b], NICKNAMES)
+        for name, label in zip(columns, labels, strict=True):
+            assert label == expected[name], (name, profiles[a].values, profiles[b].values)
+
+
 # --- scoring ----------------------------------------------------------------------------
 
 
 def test_weight() -> None:
     test_model = model()
-    assert test_model.weight(Field.GIVEN, "exact") == pytest.approx(math.log2(0.5 / 0.1))
-    assert test_model.weight(Field.GIVEN, "else") == pytest.approx(math.log2(0.1 / 0.5))
+    count = len(rules.GIVEN_LEVELS)  # m = count/10 .. 1/10, u = 1/10 .. count/10
+    assert test_model.weight(Field.GIVEN, "exact") == pytest.approx(math.log2(count / 1))
+    assert test_model.weight(Field.GIVEN, "else") == pytest.approx(math.log2(1 / count))
     assert test_model.weight(Field.GIVEN, NULL) == 0.0
     assert test_model.weight(Field.GIVEN, "no such level") == 0.0
 

@@ -47,10 +47,18 @@ VALUES: dict[Field, list[str]] = {
     ],
     Field.AGE: ["16@2026", "17@2026", "15@2024", "18@2026", "22@2026"],
     Field.ORG: ["westfield hs", "westfeild hs", "westfield ms", "eastside hs"],
-    Field.HANDLE: ["jay_dee.99", "jaydee", "kate.m"],
+    Field.HANDLE: ["jay_dee.99", "jaydee99", "jaydee", "kate.m"],
     Field.PHONE: ["+12024561111", "+12024561112"],
     Field.EMAIL: ["jay@example.com", "kate@example.org"],
-    Field.ADDRESS: ["12 elm st|07090", "40 oak ave|07090", "12 elm st|07091", "|07090"],
+    Field.ADDRESS: [
+        "12 elm st|07090",
+        "12 elmst|07090",
+        "12 elm sst|07090",
+        "40 oak ave|07090",
+        "12 elm st|07091",
+        "|07090",
+    ],
+    Field.ID_NUMBER: ["12345678", "12345679", "1234567", "87654321"],
 }
 assert set(VALUES) == set(Field)
 
@@ -172,9 +180,35 @@ def test_blocking_keys_are_deterministic(data: st.DataObject, a: Drawn) -> None:
 
 @given(drawn_profiles(), drawn_profiles())
 def test_exact_strong_identifier_shares_a_key(a: Drawn, b: Drawn) -> None:
-    """Two profiles with the same handle, phone, e-mail or address are always compared."""
+    """Two profiles with the same handle (but for punctuation), phone, e-mail, ID number or
+    address are always compared."""
     levels = rules.compare(build(a), build(b), NICKNAMES)
-    strong = (Field.HANDLE, Field.PHONE, Field.EMAIL)
-    if any(levels[name] == "exact" for name in strong) or levels[Field.ADDRESS] == "exact":
+    strong = (Field.HANDLE, Field.PHONE, Field.EMAIL, Field.ID_NUMBER)
+    if (
+        any(levels[name] == "exact" for name in strong)
+        or levels[Field.HANDLE] == "variant"
+        or levels[Field.ADDRESS] == "exact"
+    ):
         shared = rules.blocking_keys(build(a), NICKNAMES) & rules.blocking_keys(build(b), NICKNAMES)
         assert shared
+
+
+@given(drawn_profiles(), drawn_profiles())
+def test_surname_within_one_edit_and_birth_year_share_a_key(a: Drawn, b: Drawn) -> None:
+    """A surname misspelt by one edit and a birth year a year apart or less (of a date of
+    birth or implied by an age) are always compared."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    pa, pb = build(a), build(b)
+    close_names = any(
+        DamerauLevenshtein.distance(x, y) <= 1
+        for x in pa.get(Field.SURNAME)
+        for y in pb.get(Field.SURNAME)
+    )
+    dob_years_b = {int(v[:4]) for v in pb.get(Field.DOB)}
+    born_about_a = {int(v[3:]) - int(v[:2]) for v in pa.get(Field.AGE)}  # "16@2026"
+    close_years = bool({int(v[:4]) for v in pa.get(Field.DOB)} & dob_years_b) or any(
+        abs(x - y) <= 1 for x in born_about_a for y in dob_years_b
+    )
+    if close_names and close_years:
+        assert rules.blocking_keys(pa, NICKNAMES) & rules.blocking_keys(pb, NICKNAMES)

@@ -106,6 +106,21 @@ def handle(text: str) -> str:
     return _HANDLE.sub("", text.strip().lower().lstrip("@"))
 
 
+def bare_handle(value: str) -> str:
+    """A normalized handle without ``_`` and ``.``: ``jay_dee.99`` and ``jaydee99`` are
+    written from memory as often as copied, so they share a blocking key."""
+    return value.replace("_", "").replace(".", "")
+
+
+_ID_NUMBER = re.compile(r"[^a-z0-9]+")
+
+
+def id_number(text: str) -> str:
+    """An identity number (state ID, driver's license, student ID, ...): letters and
+    digits only, lowercase (``"D123-456 78"`` → ``d12345678``)."""
+    return _ID_NUMBER.sub("", fold(text))
+
+
 def email(text: str) -> str:
     """An e-mail address, lowercased; empty when it does not look like one."""
     value = text.strip().lower()
@@ -219,6 +234,7 @@ class Field(StrEnum):
     PHONE = "phone"
     EMAIL = "email"
     ADDRESS = "address"  # "street|zip"
+    ID_NUMBER = "id_number"  # an identity number (state ID, driver's license, student ID)
 
 
 @dataclass
@@ -268,37 +284,58 @@ def soundex(word: str) -> str:
 _SOUNDEX = {"1": "bfpv", "2": "cgjkqsxz", "3": "dt", "4": "l", "5": "mn", "6": "r"}
 
 
+def birth_years(profile: Profile) -> set[int]:
+    """The years a profile's person may have been born in: the year of each date of birth,
+    and for an approximate age (``"16@2026"``: born about 2010) that year and the years
+    either side (an age said in a year fits two birth years, and ages are guessed)."""
+    years = {int(value[:4]) for value in profile.get(Field.DOB)}
+    for age in profile.get(Field.AGE):
+        said, _, said_in = age.partition("@")
+        born_about = int(said_in) - int(said)
+        years.update((born_about - 1, born_about, born_about + 1))
+    return years
+
+
+def one_edit_keys(word: str) -> set[str]:
+    """The word and every form of it with one letter deleted: two words within one edit
+    (a letter dropped, added, replaced, or two swapped) always share one of these."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
 def blocking_keys(profile: Profile, nicknames: Nicknames) -> set[str]:
     """The index keys under which a profile is found; a query is matched against every
     person sharing at least one key. Keys pair a weak field with a second one, so that
-    no key gathers a large share of the registry, and strong identifiers stand alone."""
+    no key gathers a large share of the registry, and strong identifiers stand alone.
+
+    A surname is paired with a birth year (of a date of birth, or implied by an
+    approximate age, see ``birth_years``) twice: by its Soundex code, and by its one-edit
+    forms (``one_edit_keys``), so that a misspelt surname and an age find the person."""
     keys: set[str] = set()
     given = profile.get(Field.GIVEN)
     groups = {g for name in given for g in nicknames.groups(name)}
     given_keys = {f"g:{name}" for name in given} | {f"n:{g}" for g in groups}
     surnames = profile.get(Field.SURNAME)
-    years = {value[:4] for value in profile.get(Field.DOB)}
+    years = birth_years(profile)
     for surname in surnames:
         for name in given:
             keys.add(f"gs:{name[:1]}|{surname}")
-        for name in given:
             keys.add(f"sx:{soundex(surname)}|{name[:1]}")
         for year in years:
-            keys.add(f"sy:{surname}|{year}")
+            keys.add(f"sxy:{soundex(surname)}|{year}")
+            keys.update(f"sy:{form}|{year}" for form in one_edit_keys(surname))
     for value in profile.get(Field.DOB):
         if len(value) == 10:
             keys.add(f"d:{value}")
     for name_key in given_keys:
         for place in profile.get(Field.ORG):
             keys.add(f"{name_key}|o:{place}")
-    for kind, prefix in (
-        (Field.HANDLE, "h"),
-        (Field.PHONE, "p"),
-        (Field.EMAIL, "e"),
-        (Field.ADDRESS, "a"),
-    ):
+    keys.update(f"h:{bare_handle(value)}" for value in profile.get(Field.HANDLE))
+    for value in profile.get(Field.ADDRESS):
+        street, _, zip_code = value.partition("|")
+        keys.add(f"a:{street.replace(' ', '')}|{zip_code}")
+    for kind, prefix in ((Field.PHONE, "p"), (Field.EMAIL, "e"), (Field.ID_NUMBER, "i")):
         keys.update(f"{prefix}:{value}" for value in profile.get(kind))
-    return {key for key in keys if not key.endswith("|") and ":|" not in key}
+    return {key for key in keys if not key.endswith("|") and ":|" not in key and key[-1] != ":"}
 
 
 # --- comparison levels -----------------------------------------------------------------
@@ -311,13 +348,16 @@ def _best(levels: Iterable[str], order: tuple[str, ...]) -> str:
     return next((level for level in order if level in found), order[-1])
 
 
-GIVEN_LEVELS = ("exact", "fuzzy", "nickname", "initial", "else")
-SURNAME_LEVELS = ("exact", "fuzzy", "soundex", "else")
+# "swapped": given name and surname written the other way round (see ``compare``).
+GIVEN_LEVELS = ("exact", "fuzzy", "nickname", "initial", "swapped", "else")
+SURNAME_LEVELS = ("exact", "fuzzy", "soundex", "swapped", "else")
 DOB_LEVELS = ("exact", "typo", "year_month", "year", "else")
 AGE_LEVELS = ("close", "near", "else")
 ORG_LEVELS = ("exact", "fuzzy", "else")
 EXACT_LEVELS = ("exact", "else")
-ADDRESS_LEVELS = ("exact", "zip", "else")
+HANDLE_LEVELS = ("exact", "variant", "else")
+ADDRESS_LEVELS = ("exact", "typo", "street", "zip", "else")
+ID_LEVELS = ("exact", "typo", "else")
 
 LEVELS: dict[Field, tuple[str, ...]] = {
     Field.GIVEN: GIVEN_LEVELS,
@@ -325,19 +365,34 @@ LEVELS: dict[Field, tuple[str, ...]] = {
     Field.DOB: DOB_LEVELS,
     Field.AGE: AGE_LEVELS,
     Field.ORG: ORG_LEVELS,
-    Field.HANDLE: EXACT_LEVELS,
+    Field.HANDLE: HANDLE_LEVELS,
     Field.PHONE: EXACT_LEVELS,
     Field.EMAIL: EXACT_LEVELS,
     Field.ADDRESS: ADDRESS_LEVELS,
+    Field.ID_NUMBER: ID_LEVELS,
 }
 FUZZY_NAME = 0.92  # Jaro-Winkler similarity for a typo in a name
-FUZZY_ORG = 0.90
+FUZZY_STREET = 0.90  # Jaro-Winkler similarity for a typo in a street name
+ID_TYPO_LENGTH = 5  # an identity number this long or longer may differ by one edit
+ORG_TYPO_LENGTH = 4  # the distinctive words of a school this long may differ by one edit
+# The kind of a school: two schools of different kinds are different schools.
+ORG_KINDS = frozenset({"hs", "ms", "es", "jh", "univ", "coll", "comm", "academy"})
+
+
+def name_typo(a: str, b: str) -> bool:
+    """One name misspelt as the other: Jaro-Winkler at least ``FUZZY_NAME``, lengths within
+    one, and not the same name with a letter added at the end (Michael / Michaela, Kristin /
+    Kristina are different names; a doubled last letter is a typo)."""
+    if abs(len(a) - len(b)) > 1 or JaroWinkler.similarity(a, b) < FUZZY_NAME:
+        return False
+    short, long = sorted((a, b), key=len)
+    return not (len(long) == len(short) + 1 and long.startswith(short) and long[-1] != short[-1:])
 
 
 def given_level(a: str, b: str, nicknames: Nicknames) -> str:
     if a == b:
         return "exact"
-    if JaroWinkler.similarity(a, b) >= FUZZY_NAME:
+    if name_typo(a, b):
         return "fuzzy"
     if nicknames.same_name(a, b):
         return "nickname"
@@ -389,21 +444,81 @@ def age_level(age: str, other: str) -> str:
     return "else"
 
 
+def org_parts(value: str) -> tuple[str, str]:
+    """A normalized school or employer → (its kind words, sorted; the other words):
+    ``"westfield hs"`` → ``("hs", "westfield")``."""
+    words = value.split()
+    kinds = " ".join(sorted(w for w in words if w in ORG_KINDS))
+    return kinds, " ".join(w for w in words if w not in ORG_KINDS)
+
+
 def org_level(a: str, b: str) -> str:
+    """``fuzzy`` is a typo, not a look-alike: the same kind of school and the distinctive
+    words within one edit (``westfeild hs``), never another school (``eastfield hs``,
+    ``westfield ms``)."""
     if a == b:
         return "exact"
-    if JaroWinkler.similarity(a, b) >= FUZZY_ORG:
+    kind_a, core_a = org_parts(a)
+    kind_b, core_b = org_parts(b)
+    if (
+        kind_a == kind_b
+        and min(len(core_a), len(core_b)) >= ORG_TYPO_LENGTH
+        and DamerauLevenshtein.distance(core_a, core_b) <= 1
+    ):
         return "fuzzy"
     return "else"
 
 
+def handle_level(a: str, b: str) -> str:
+    """``variant``: the same handle but for ``_`` and ``.`` (``jay_dee`` / ``jaydee``)."""
+    if a == b:
+        return "exact"
+    if bare_handle(a) and bare_handle(a) == bare_handle(b):
+        return "variant"
+    return "else"
+
+
+def street_parts(street: str) -> tuple[str, str]:
+    """``"12 elm st"`` → ``("12", "elm st")``: the house number (leading digits) and the rest."""
+    number, _, rest = street.partition(" ")
+    if number.isdigit():
+        return number, rest
+    return "", street
+
+
 def address_level(a: str, b: str) -> str:
+    """``exact``: same street (with house number) and ZIP; ``typo``: same ZIP and house
+    number, the street name misspelt (Jaro-Winkler at least ``FUZZY_STREET``); ``street``:
+    the same street and house number, another or no ZIP; ``zip``: the ZIP alone."""
     street_a, _, zip_a = a.partition("|")
     street_b, _, zip_b = b.partition("|")
-    if street_a and street_a == street_b and zip_a == zip_b:
+    # Spaces in a street are not reliable ("ainsworthstreet"): compared without them.
+    same_street = bool(street_a) and street_a.replace(" ", "") == street_b.replace(" ", "")
+    if same_street and zip_a == zip_b:
         return "exact"
     if zip_a and zip_a == zip_b:
+        number_a, name_a = street_parts(street_a)
+        number_b, name_b = street_parts(street_b)
+        if (
+            name_a
+            and name_b
+            and number_a == number_b
+            and JaroWinkler.similarity(name_a, name_b) >= FUZZY_STREET
+        ):
+            return "typo"
         return "zip"
+    if same_street:
+        return "street"
+    return "else"
+
+
+def id_level(a: str, b: str) -> str:
+    """``typo``: one edit apart (a digit wrong, dropped, added or two swapped), both at
+    least ``ID_TYPO_LENGTH`` long."""
+    if a == b:
+        return "exact"
+    if min(len(a), len(b)) >= ID_TYPO_LENGTH and DamerauLevenshtein.distance(a, b) <= 1:
+        return "typo"
     return "else"
 
 
@@ -421,6 +536,18 @@ def compare(query: Profile, candidate: Profile, nicknames: Nicknames) -> dict[Fi
 
     levels[Field.GIVEN] = best(Field.GIVEN, lambda a, b: given_level(a, b, nicknames))
     levels[Field.SURNAME] = best(Field.SURNAME, surname_level)
+    # "Morales Jayden" for Jayden Morales: one side's given name is the other's surname
+    # and the other way round. Only when the names agree no better the usual way.
+    swapped = any(
+        given_q == surname_c and surname_q == given_c
+        for given_q in query.get(Field.GIVEN)
+        for surname_q in query.get(Field.SURNAME)
+        for given_c in candidate.get(Field.GIVEN)
+        for surname_c in candidate.get(Field.SURNAME)
+    )
+    for name in (Field.GIVEN, Field.SURNAME):
+        if swapped and levels[name] == "else":
+            levels[name] = "swapped"
     levels[Field.DOB] = best(Field.DOB, dob_level)
     # An approximate age is compared with the other side's ages and dates of birth, but
     # only when dates of birth were not both known (then DOB already says it).
@@ -432,9 +559,11 @@ def compare(query: Profile, candidate: Profile, nicknames: Nicknames) -> dict[Fi
     else:
         levels[Field.AGE] = NULL
     levels[Field.ORG] = best(Field.ORG, org_level)
-    for name in (Field.HANDLE, Field.PHONE, Field.EMAIL):
+    levels[Field.HANDLE] = best(Field.HANDLE, handle_level)
+    for name in (Field.PHONE, Field.EMAIL):
         levels[name] = best(name, lambda a, b: "exact" if a == b else "else")
     levels[Field.ADDRESS] = best(Field.ADDRESS, address_level)
+    levels[Field.ID_NUMBER] = best(Field.ID_NUMBER, id_level)
     return levels
 
 
@@ -497,7 +626,15 @@ def score(levels: Mapping[Field, str], model: LinkageModel) -> Score:
 
 
 def informative(profile: Profile) -> bool:
-    """Worth linking: at least a name, a handle, a phone or an e-mail."""
+    """Worth linking: at least a name, a handle, a phone, an e-mail or an ID number."""
     return any(
-        profile.get(f) for f in (Field.GIVEN, Field.SURNAME, Field.HANDLE, Field.PHONE, Field.EMAIL)
+        profile.get(f)
+        for f in (
+            Field.GIVEN,
+            Field.SURNAME,
+            Field.HANDLE,
+            Field.PHONE,
+            Field.EMAIL,
+            Field.ID_NUMBER,
+        )
     )

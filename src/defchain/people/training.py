@@ -27,16 +27,31 @@ below about prior x m, and such a field alone reaches a probability of about one
 
 The Splink input holds one value per field and side; ``rules.compare`` takes the best
 level over sets of values. The synthetic records are single-valued, so the two agree on
-every pair (checked on 392,223 blocked pairs: no disagreement on any field).
+every pair (tests/people/test_rules.py checks every SQL level against ``rules.compare``).
 
-The thresholds are chosen on a held-out synthetic set (another seed) scored with the
+Random sampling counts the true pairs it happens to draw as non-matches, which caps a
+unique identifier's weight; ``true_pairs_removed`` solves the sampled share
+``prior * m + (1 - prior) * u`` for u (floored at one over the sampled pairs). The
+synthetic duplicates carry every kind of noise a level describes (names written surname
+first, a misspelt street, a wrong ZIP code, a handle without punctuation, a mistyped ID
+number), so that every level gets an m from the labels.
+
+``estimate_unsupervised`` estimates the same levels on unlabelled data the way Splink's
+own examples do (prior from deterministic rules, u by random sampling, m by EM); the
+benchmark uses it on FEBRL.
+
+The thresholds are chosen on a held-out synthetic set (another seed, a base of
+``HOLDOUT_PERSONS`` = 100,000 persons and 20,000 queries) scored with the
 online matcher of this module (``BlockingIndex``: ``rules.blocking_keys`` +
 ``rules.compare`` + ``rules.score``, best candidate per query): the link threshold is
 the lowest probability at which precision of the best candidate, counted over every
 query including queries for people absent from the base, is at least
 ``LINK_PRECISION`` at that threshold and every higher one; the review threshold is the
 highest probability that still keeps ``REVIEW_RECALL`` of the correct best candidates
-at or above it (linked or reviewed), and never above the link threshold.
+at or above it (linked or reviewed), and never above the link threshold. The prior
+stays the training share of matching pairs; the base size enters through the threshold
+(a query against a larger base meets more look-alikes), so thresholds are chosen at the
+registry size we plan for rather than by rescaling the prior.
 
     .venv/bin/python -m defchain.people.training      # train and write data/linkage_model.json
 """
@@ -63,6 +78,11 @@ REFERENCE_YEAR = 2026  # approximate ages are "said in" this year: "16@2026"
 LINK_PRECISION = 0.995
 REVIEW_RECALL = 0.99
 U_MAX_PAIRS = 1e6
+# Thresholds are chosen against a held-out base of this size: the more persons a query
+# is compared with, the likelier a look-alike, so a threshold chosen on a small base
+# links too eagerly on a large one (the prior stays the training share; see the docstring).
+HOLDOUT_PERSONS = 100_000
+HOLDOUT_QUERIES = 20_000
 
 # A small fallback for when data/nicknames.csv is not there (the shipped table is larger).
 FALLBACK_NICKNAMES: tuple[tuple[str, ...], ...] = (
@@ -176,6 +196,7 @@ class SynthPerson:
     email: str
     street: str
     zip: str
+    id_number: str = ""  # a state ID or student ID number (8 digits)
 
 
 @dataclass
@@ -193,6 +214,7 @@ class SynthRecord:
     phone: str | None = None
     email: str | None = None
     address: str | None = None  # "street|zip"
+    id_number: str | None = None  # a state ID or student ID number
     shape: str = "record"  # what kind of descriptor this is (bench queries)
 
 
@@ -570,8 +592,11 @@ def fake_persons(
         )
         handle = f"{base}{pid % 997}{rng.randrange(10)}"
         email = f"{given.lower()}.{surname.lower()}{pid}@{rng.choice(_EMAIL_DOMAINS)}"
+        id_number = f"{rng.randrange(10**7, 10**8)}"
         people.append(
-            SynthPerson(pid, given, surname, dob, org, handle, phone, email, street, zip_code)
+            SynthPerson(
+                pid, given, surname, dob, org, handle, phone, email, street, zip_code, id_number
+            )
         )
     return people
 
@@ -685,7 +710,38 @@ def base_record(person: SynthPerson, rng: random.Random) -> SynthRecord:
         phone=person.phone if rng.random() < 0.5 else None,
         email=person.email if rng.random() < 0.4 else None,
         address=f"{person.street}|{person.zip}" if rng.random() < 0.7 else None,
+        id_number=person.id_number if rng.random() < 0.3 else None,
     )
+
+
+def noisy_handle(handle: str, rng: random.Random) -> str:
+    """A handle as a tip gives it: mostly as is, sometimes ``@UPPER``, written without (or
+    with other) punctuation, or another account of the same person."""
+    roll = rng.random()
+    if roll < 0.2:
+        return "@" + handle.upper()
+    if roll < 0.3 and ("_" in handle or "." in handle):
+        return handle.replace("_", "").replace(".", "")  # written from memory
+    if roll < 0.35 and ("_" in handle or "." in handle):
+        return handle.replace("_", "#").replace(".", "_").replace("#", ".")
+    if roll < 0.42:
+        return f"{handle}_{rng.randrange(100)}"  # another account
+    return handle
+
+
+def noisy_id(value: str, rng: random.Random) -> str:
+    """An ID number as a tip gives it: mostly right, sometimes one digit wrong or two
+    swapped, sometimes with dashes."""
+    roll = rng.random()
+    if roll < 0.1:
+        i = rng.randrange(len(value))
+        return value[:i] + str((int(value[i]) + rng.randrange(1, 10)) % 10) + value[i + 1 :]
+    if roll < 0.15:
+        i = rng.randrange(len(value) - 1)
+        return value[:i] + value[i + 1] + value[i] + value[i + 2 :]
+    if roll < 0.25:
+        return f"{value[:3]}-{value[3:]}"
+    return value
 
 
 def duplicate_record(
@@ -703,19 +759,23 @@ def duplicate_record(
         surname = typo(person.surname, rng)
     elif roll < 0.16:
         surname = None
+    given = noisy_given(person.given, rng, picker) if rng.random() < 0.97 else None
+    if given and surname and rng.random() < 0.02:
+        given, surname = surname, given  # written surname first
     address: str | None = None
     roll = rng.random()
-    if roll < 0.35:
+    if roll < 0.30:
         address = f"{person.street}|{person.zip}"
+    elif roll < 0.33:
+        house, _, name = person.street.partition(" ")
+        address = f"{house} {typo(name, rng)}|{person.zip}"  # the street misspelt
+    elif roll < 0.35:
+        address = f"{person.street}|{rng.choice(pools.zips)}"  # a wrong ZIP code
     elif roll < 0.42:
         address = f"{rng.randrange(1, 9999)} {rng.choice(pools.streets)}|{person.zip}"
     elif roll < 0.47:
         address = f"{rng.randrange(1, 9999)} {rng.choice(pools.streets)}|{rng.choice(pools.zips)}"
-    handle = person.handle if rng.random() < 0.3 else None
-    if handle and rng.random() < 0.2:
-        handle = "@" + handle.upper()
-    elif handle and rng.random() < 0.1:
-        handle = f"{handle}_{rng.randrange(100)}"  # another account
+    handle = noisy_handle(person.handle, rng) if rng.random() < 0.3 else None
     phone = person.phone if rng.random() < 0.3 else None
     if phone and rng.random() < 0.1:
         phone = _phone(rng)  # a new number
@@ -725,7 +785,7 @@ def duplicate_record(
     return SynthRecord(
         record_id=f"d{person.person_id}-{number}",
         person_id=person.person_id,
-        given=noisy_given(person.given, rng, picker) if rng.random() < 0.97 else None,
+        given=given,
         surname=surname,
         dob=dob,
         age=age,
@@ -734,6 +794,7 @@ def duplicate_record(
         phone=phone,
         email=email,
         address=address,
+        id_number=noisy_id(person.id_number, rng) if rng.random() < 0.15 else None,
     )
 
 
@@ -776,6 +837,8 @@ def profile(record: SynthRecord) -> Profile:
     if record.address:
         street, _, zip_code = record.address.partition("|")
         out.add(Field.ADDRESS, f"{rules.fold(street)}|{zip_code.strip()[:5]}")
+    if record.id_number:
+        out.add(Field.ID_NUMBER, rules.id_number(record.id_number))
     return out
 
 
@@ -791,6 +854,12 @@ def splink_row(record_id: str, person: Any, prof: Profile, nicknames: Nicknames)
     dob = _one(prof.get(Field.DOB))
     age = _one(prof.get(Field.AGE))
     born_about = None
+    handle = _one(prof.get(Field.HANDLE))
+    org = _one(prof.get(Field.ORG))
+    org_kind, org_core = rules.org_parts(org) if org else (None, None)
+    address = _one(prof.get(Field.ADDRESS))
+    street, _, zip_code = address.partition("|") if address else (None, None, None)
+    number, name = rules.street_parts(street) if street is not None else (None, None)
     if age:
         years, _, said_in = age.partition("@")
         born_about = int(said_in) - int(years)
@@ -804,11 +873,19 @@ def splink_row(record_id: str, person: Any, prof: Profile, nicknames: Nicknames)
         "dob": dob,
         "dob_year": int(dob[:4]) if dob else None,
         "born_about": born_about,
-        "org": _one(prof.get(Field.ORG)),
-        "handle": _one(prof.get(Field.HANDLE)),
+        "org": org,
+        "org_kind": org_kind,
+        "org_core": org_core,
+        "handle": handle,
+        "handle_bare": rules.bare_handle(handle) if handle else None,
         "phone": _one(prof.get(Field.PHONE)),
         "email": _one(prof.get(Field.EMAIL)),
-        "address": _one(prof.get(Field.ADDRESS)),
+        "address": address,
+        "address_street": street.replace(" ", "") if street is not None else None,
+        "address_zip": zip_code,
+        "address_number": number,
+        "address_name": name,
+        "id_number": _one(prof.get(Field.ID_NUMBER)),
     }
 
 
@@ -838,6 +915,17 @@ _GAP = (
 )
 
 
+# The name in column ``a`` is the one in column ``b`` with one more letter at the end,
+# not a doubled last letter (rules.name_typo: Michael / Michaela are different names).
+_EXTENDED = (
+    '(length("{a}") = length("{b}") + 1 AND starts_with("{a}", "{b}") '
+    'AND right("{a}", 1) <> right("{b}", 1))'
+)
+
+
+_SWAPPED = '"given_l" = "surname_r" AND "surname_l" = "given_r"'
+
+
 def comparison_sql() -> dict[Field, list[dict[str, Any]]]:
     """Every level of ``rules.LEVELS`` as a Splink comparison level in DuckDB SQL, in the
     same order (Splink takes the first level whose condition holds, as the Python
@@ -848,13 +936,23 @@ def comparison_sql() -> dict[Field, list[dict[str, Any]]]:
         Field.GIVEN: [
             _null("given"),
             _level("exact", '"given_l" = "given_r"'),
-            _level("fuzzy", f'jaro_winkler_similarity("given_l", "given_r") >= {jw_name}'),
+            _level(
+                "fuzzy",
+                'abs(length("given_l") - length("given_r")) <= 1 '
+                f'AND jaro_winkler_similarity("given_l", "given_r") >= {jw_name} '
+                "AND NOT ("
+                + _EXTENDED.format(a="given_l", b="given_r")
+                + " OR "
+                + _EXTENDED.format(a="given_r", b="given_l")
+                + ")",
+            ),
             _level("nickname", 'list_has_any("given_groups_l", "given_groups_r")'),
             _level(
                 "initial",
                 '(length("given_l") = 1 OR length("given_r") = 1) '
                 'AND left("given_l", 1) = left("given_r", 1)',
             ),
+            _level("swapped", _SWAPPED),
             _else(),
         ],
         Field.SURNAME: [
@@ -862,6 +960,7 @@ def comparison_sql() -> dict[Field, list[dict[str, Any]]]:
             _level("exact", '"surname_l" = "surname_r"'),
             _level("fuzzy", f'jaro_winkler_similarity("surname_l", "surname_r") >= {jw_name}'),
             _level("soundex", '"surname_sx_l" = "surname_sx_r"'),
+            _level("swapped", _SWAPPED),
             _else(),
         ],
         Field.DOB: [
@@ -897,26 +996,59 @@ def comparison_sql() -> dict[Field, list[dict[str, Any]]]:
         Field.ORG: [
             _null("org"),
             _level("exact", '"org_l" = "org_r"'),
-            _level("fuzzy", f'jaro_winkler_similarity("org_l", "org_r") >= {rules.FUZZY_ORG}'),
+            _level(
+                "fuzzy",
+                '"org_kind_l" = "org_kind_r" '
+                f'AND least(length("org_core_l"), length("org_core_r")) >= {rules.ORG_TYPO_LENGTH} '
+                'AND damerau_levenshtein("org_core_l", "org_core_r") <= 1',
+            ),
             _else(),
         ],
         Field.ADDRESS: [
             _null("address"),
             _level(
                 "exact",
-                "split_part(\"address_l\", '|', 1) <> '' "
-                "AND split_part(\"address_l\", '|', 1) = split_part(\"address_r\", '|', 1) "
-                "AND split_part(\"address_l\", '|', 2) = split_part(\"address_r\", '|', 2)",
+                '"address_street_l" <> \'\' AND "address_street_l" = "address_street_r" '
+                'AND "address_zip_l" = "address_zip_r"',
+            ),
+            _level(
+                "typo",
+                '"address_zip_l" <> \'\' AND "address_zip_l" = "address_zip_r" '
+                "AND \"address_name_l\" <> '' AND \"address_name_r\" <> '' "
+                'AND "address_number_l" = "address_number_r" '
+                'AND jaro_winkler_similarity("address_name_l", "address_name_r") '
+                f">= {rules.FUZZY_STREET}",
+            ),
+            _level(
+                "street",
+                '"address_street_l" <> \'\' AND "address_street_l" = "address_street_r" '
+                'AND "address_zip_l" <> "address_zip_r"',
             ),
             _level(
                 "zip",
-                "split_part(\"address_l\", '|', 2) <> '' "
-                "AND split_part(\"address_l\", '|', 2) = split_part(\"address_r\", '|', 2)",
+                '"address_zip_l" <> \'\' AND "address_zip_l" = "address_zip_r"',
+            ),
+            _else(),
+        ],
+        Field.HANDLE: [
+            _null("handle"),
+            _level("exact", '"handle_l" = "handle_r"'),
+            _level("variant", '"handle_bare_l" <> \'\' AND "handle_bare_l" = "handle_bare_r"'),
+            _else(),
+        ],
+        Field.ID_NUMBER: [
+            _null("id_number"),
+            _level("exact", '"id_number_l" = "id_number_r"'),
+            _level(
+                "typo",
+                'least(length("id_number_l"), length("id_number_r")) '
+                f">= {rules.ID_TYPO_LENGTH} "
+                'AND damerau_levenshtein("id_number_l", "id_number_r") <= 1',
             ),
             _else(),
         ],
     }
-    for name in (Field.HANDLE, Field.PHONE, Field.EMAIL):
+    for name in (Field.PHONE, Field.EMAIL):
         col = name.value
         levels[name] = [_null(col), _level("exact", f'"{col}_l" = "{col}_r"'), _else()]
     for name, labels in rules.LEVELS.items():
@@ -925,11 +1057,11 @@ def comparison_sql() -> dict[Field, list[dict[str, Any]]]:
     return {name: levels[name] for name in rules.LEVELS}
 
 
-def splink_settings(prior: float) -> dict[str, Any]:
+def splink_settings(prior: float, link_type: str = "dedupe_only") -> dict[str, Any]:
     from splink import block_on
 
     return {
-        "link_type": "dedupe_only",
+        "link_type": link_type,
         "unique_id_column_name": "record_id",
         "probability_two_random_records_match": prior,
         "comparisons": [
@@ -942,10 +1074,67 @@ def splink_settings(prior: float) -> dict[str, Any]:
             block_on("handle"),
             block_on("phone"),
             block_on("email"),
+            block_on("id_number"),
         ],
         "additional_columns_to_retain": ["person_id"],
         "retain_intermediate_calculation_columns": False,
     }
+
+
+def estimate_unsupervised(
+    frames: Sequence[Any],
+    *,
+    deterministic_rules: Sequence[str],
+    recall: float,
+    em_blocks: Sequence[str] = ("dob", "surname"),
+    seed: int = 1,
+    link_threshold: float = 0.9,
+    review_threshold: float = 0.5,
+    name: str = "data",
+) -> LinkageModel:
+    """Our levels' m and u estimated on unlabelled data, the way Splink's own examples do:
+    the prior from deterministic rules (``estimate_probability_two_random_records_match``
+    with ``recall``), u by random sampling (``U_MAX_PAIRS``), m by EM on ``block_on`` each
+    column of ``em_blocks`` in turn. ``frames``: one data frame of ``splink_row`` rows
+    (dedupe) or two (link only). Levels Splink left without a value get 1e-6."""
+    import splink
+    from splink import DuckDBAPI, Linker, block_on
+
+    db_api = DuckDBAPI()
+    link_type = "link_only" if len(frames) > 1 else "dedupe_only"
+    tables = [
+        db_api.register(frame, table_name=f"unsupervised_{name.replace('-', '_')}_{i}")
+        for i, frame in enumerate(frames)
+    ]
+    linker = Linker(
+        tables if len(tables) > 1 else tables[0],
+        splink_settings(1e-4, link_type),
+        log_level=logging.ERROR,
+    )
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on(*rule.split(",")) for rule in deterministic_rules], recall=recall
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
+    for column in em_blocks:
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(column))
+    settings = linker.misc.save_model_to_json()
+    prior = float(settings["probability_two_random_records_match"])
+    m, _ = _fill_missing(_levels_from_splink(settings, "m"), {})
+    u, _ = _fill_missing(_levels_from_splink(settings, "u"), {})
+    u = true_pairs_removed(m, u, prior)
+    return LinkageModel(
+        version=f"unsupervised-{name}-splink{splink.__version__}",
+        prior=prior,
+        m=m,
+        u=u,
+        link_threshold=link_threshold,
+        review_threshold=review_threshold,
+        trained_on=(
+            f"{name}, unlabelled: prior from {list(deterministic_rules)} at recall {recall}; "
+            f"u: random sampling {U_MAX_PAIRS:.0e} pairs, true pairs removed; m: EM on "
+            + ", then ".join(f"block_on({c})" for c in em_blocks)
+        ),
+    )
 
 
 # --- the online matcher -------------------------------------------------------------------
@@ -1046,17 +1235,21 @@ def choose_thresholds(outcomes: Sequence[Outcome]) -> tuple[float, float]:
 
 
 def holdout(
-    persons: int, seed: int, picker: NicknamePicker
+    persons: int, seed: int, picker: NicknamePicker, queries: int | None = None
 ) -> tuple[list[SynthRecord], list[SynthRecord]]:
-    """A held-out base (other seed) and queries: one noisy duplicate of most persons and
-    queries for people who are not in the base (a fifth of the queries)."""
+    """A held-out base of ``persons`` (other seed) and ``queries`` queries (default: one per
+    person and a quarter more): noisy duplicates of persons in the base, and a fifth about
+    people who are not in it."""
+    queries = queries if queries is not None else persons + persons // 4
+    absent = queries // 5
     pools = make_pools(persons, seed)
     rng = random.Random(seed)  # noqa: S311 - fake data, not secrets
-    people = fake_persons(persons + persons // 4, seed, pools)
+    people = fake_persons(persons + absent, seed, pools)
     base = [base_record(p, rng) for p in people[:persons]]
-    queries = [duplicate_record(p, 0, rng, picker, pools) for p in people[:persons]]
-    queries += [duplicate_record(p, 0, rng, picker, pools) for p in people[persons:]]
-    return base, queries
+    present = rng.sample(people[:persons], min(persons, queries - absent))
+    asked = [duplicate_record(p, 0, rng, picker, pools) for p in present]
+    asked += [duplicate_record(p, 0, rng, picker, pools) for p in people[persons:]]
+    return base, asked
 
 
 # --- training -----------------------------------------------------------------------------
@@ -1090,6 +1283,29 @@ def _levels_from_splink(settings: dict[str, Any], kind: str) -> dict[str, dict[s
     return out
 
 
+U_FLOOR = 1 / U_MAX_PAIRS
+
+
+def true_pairs_removed(
+    m: dict[str, dict[str, float]], u: dict[str, dict[str, float]], prior: float
+) -> dict[str, dict[str, float]]:
+    """u without the true pairs random sampling drew. A random pair is a match with
+    probability ``prior``, so the share of sampled pairs at a level is
+    ``prior * m + (1 - prior) * u``; Splink takes that share for u, which puts a floor of
+    about ``prior * m`` under u and caps a unique identifier's weight (handle, phone,
+    e-mail, ID number: about +15 bits on synthetic data, +12 on FEBRL). Solved for u,
+    floored at ``U_FLOOR`` (one over the sampled pairs), then renormalized per field."""
+    out: dict[str, dict[str, float]] = {}
+    for name, levels in u.items():
+        fixed = {
+            label: max(U_FLOOR, (share - prior * m.get(name, {}).get(label, 0.0)) / (1 - prior))
+            for label, share in levels.items()
+        }
+        total = sum(fixed.values())
+        out[name] = {label: value / total for label, value in fixed.items()}
+    return out
+
+
 def _fill_missing(
     splink_values: dict[str, dict[str, float]], fallback: dict[str, dict[str, float]]
 ) -> tuple[dict[str, dict[str, float]], list[str]]:
@@ -1107,7 +1323,11 @@ def _fill_missing(
 
 
 def train_with_report(
-    persons: int = 20000, seed: int = 7, *, m_from: str = "labels"
+    persons: int = 20000,
+    seed: int = 7,
+    *,
+    m_from: str = "labels",
+    holdout_persons: int = HOLDOUT_PERSONS,
 ) -> tuple[LinkageModel, TrainingReport]:
     """Train on ``persons`` synthetic people; ``m_from`` is ``"labels"`` (default: Splink's
     ``estimate_m_from_label_column`` on the true person id) or ``"em"`` (Splink's EM on
@@ -1154,6 +1374,7 @@ def train_with_report(
 
     m, notes_m = _fill_missing(m_splink, {})
     u, notes_u = _fill_missing(u_splink, {})
+    u = true_pairs_removed(m, u, prior)
     report.notes = notes_m + notes_u
     today = datetime.now(UTC).date().isoformat()
     model = LinkageModel(
@@ -1166,16 +1387,17 @@ def train_with_report(
         trained_on=(
             f"{len(records)} synthetic records ({persons} fictitious persons, seed {seed}, "
             f"{report.true_pairs} true pairs); u: Splink random sampling, "
-            f"{U_MAX_PAIRS:.0e} pairs; m: {report.m_source}; prior: known share of "
-            f"matching pairs. Thresholds: held-out synthetic set (seed {seed + 1}), "
-            f"best candidate per query, link = lowest probability with precision >= "
-            f"{LINK_PRECISION} there and above; review = keeps {REVIEW_RECALL:.0%} of the "
-            "correct best candidates at or above it."
+            f"{U_MAX_PAIRS:.0e} pairs, true pairs removed (training.true_pairs_removed); "
+            f"m: {report.m_source}; prior: known share of matching pairs. Thresholds: "
+            f"held-out synthetic set (seed {seed + 1}, {holdout_persons} persons, "
+            f"{HOLDOUT_QUERIES} queries), best candidate per query, link = lowest "
+            f"probability with precision >= {LINK_PRECISION} there and above; review = "
+            f"keeps {REVIEW_RECALL:.0%} of the correct best candidates at or above it."
         ),
     )
 
     started = time.perf_counter()
-    base, queries = holdout(max(2000, persons // 2), seed + 1, picker)
+    base, queries = holdout(holdout_persons, seed + 1, picker, HOLDOUT_QUERIES)
     index = BlockingIndex(nicknames)
     for record in base:
         index.add(str(record.person_id), profile(record))
@@ -1213,10 +1435,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--m-from", choices=("em", "labels"), default="labels")
+    parser.add_argument("--holdout-persons", type=int, default=HOLDOUT_PERSONS)
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    model, report = train_with_report(args.persons, args.seed, m_from=args.m_from)
+    model, report = train_with_report(
+        args.persons, args.seed, m_from=args.m_from, holdout_persons=args.holdout_persons
+    )
     total = time.perf_counter() - started
     print(f"records {report.records}, true pairs {report.true_pairs}, prior {model.prior:.3g}")
     print(
