@@ -75,3 +75,18 @@ def test_a_file_of_another_type_is_refused(ready: Cli, tmp_path: Path) -> None:
     other.write_text("name\nA B\n")
     result = ready.run("people", "import", str(other))
     assert result.exit_code == 2 and "must end in .csv or .jsonl" in result.output
+
+
+def test_rebuild_keys_restores_a_persons_keys(ready: Cli) -> None:
+    from sqlalchemy import delete
+
+    from defchain.people import BlockingKey
+
+    assert ready.run("people", "import", str(EXAMPLES / "persons.jsonl")).exit_code == 0
+    before = ready.count(BlockingKey)
+    with ready.session() as session:
+        session.execute(delete(BlockingKey))
+        session.commit()
+    result = ready.run("people", "rebuild-keys")
+    assert result.exit_code == 0 and "Rebuilt the blocking keys of 2 person(s)" in result.output
+    assert ready.count(BlockingKey) == before > 0

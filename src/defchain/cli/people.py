@@ -141,3 +141,20 @@ def relink() -> None:
         f"{result.proposed} new merge proposal(s) for review; {result.seconds:.1f} s, "
         f"peak memory {result.peak_rss_mb:.0f} MB."
     )
+
+
+@app.command("rebuild-keys")
+def rebuild_keys() -> None:
+    """Recompute every person's blocking keys (after an upgrade changes the linkage rules)."""
+    from sqlalchemy import select
+
+    from defchain.people import Person
+
+    with transaction() as session:
+        ids = list(session.scalars(select(Person.id).where(Person.merged_into_id.is_(None))))
+        with _progress() as bar:
+            task = bar.add_task("Rebuilding blocking keys", total=len(ids))
+            for done, person_id in enumerate(ids, start=1):
+                service.rebuild_keys(session, person_id)
+                bar.update(task, completed=done)
+    console.print(f"Rebuilt the blocking keys of {len(ids)} person(s).")
