@@ -13,8 +13,11 @@ import pytest
 from fastapi import FastAPI
 
 from defchain import notify
+from defchain.access import Actor
 from defchain.intake import Attachment
+from defchain.people import service as people_service
 from tests.conftest import receive_public_tip
+from tests.web.test_people_pages import make_registry, use_test_model
 
 CAST = ("anon", "analyst_a", "lead_a", "member_b", "user_c", "oversight", "admin", "auditor")
 SIGNED_IN = CAST[1:]
@@ -269,6 +272,55 @@ MATRIX += [
     Case("GET", "/warning-signs", "/warning-signs", {n: 200 for n in CAST}),
 ]
 
+# The person registry: shared by every holder of people:person:read (a person is found
+# by anyone), but a review item and a report link belong to their report (agency A's).
+PEOPLE_STAFF = STAFF  # analysts, team members and leads, administrators
+MATRIX += [
+    Case("GET", "/people/review", "/people/review", only(PEOPLE_STAFF, 200)),
+    Case(
+        "GET",
+        "/people/review/{item_id}",
+        "/people/review/{review_item}",
+        only(READERS, 200, **OUTSIDERS),
+    ),
+    Case(
+        "POST",
+        "/people/review/{item_id}/decide",
+        "/people/review/{review_item}/decide",
+        only(READERS, 303, **OUTSIDERS),
+        {"choice": "new", "reason": "A different student."},
+    ),
+    Case("GET", "/people/{person_id}", "/people/{person}", only(PEOPLE_STAFF, 200)),
+    Case(
+        "POST",
+        "/people/{person_id}/merge",
+        "/people/{person}/merge",
+        only(PEOPLE_STAFF, 303),
+        {"merge_id": "{other_person}", "reason": "The same student."},
+    ),
+    Case(
+        "POST",
+        "/people/{person_id}/split",
+        "/people/{person}/split",
+        only(PEOPLE_STAFF, 303),
+        {"identifier_ids": "{identifier}", "reason": "Her sister's school."},
+    ),
+    Case(
+        "POST",
+        "/people/changes/{change_id}/undo",
+        "/people/changes/{person_change}/undo",
+        only(PEOPLE_STAFF, 303),
+        {"reason": "The phone was his after all."},
+    ),
+    Case(
+        "POST",
+        "/people/links/{link_id}/undo",
+        "/people/links/{report_link}/undo",
+        only(READERS, 303, **OUTSIDERS),
+        {"reason": "A different student."},
+    ),
+]
+
 # Routes that are not the app's own pages.
 NOT_PAGES = {("GET", "/api/openapi.json")}
 
@@ -284,9 +336,10 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
+def records(cast: Any, db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """An anonymous public tip at agency A with an attachment, and a notification for
-    analyst_a: the records the report and notification routes act on."""
+    analyst_a: the records the report and notification routes act on; and the person
+    registry's (``people_records``)."""
     report = receive_public_tip(
         db, cast, clock, narrative="He said he would bring a gun to the game"
     )
@@ -304,7 +357,42 @@ def records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
         db, user_id=cast.analyst_a.id, tag="test", subject="Something", now=clock.now()
     )
     db.flush()
-    return {"report": report.id, "attachment": attachment.id, "notification": note.id}
+    return {
+        "report": report.id,
+        "attachment": attachment.id,
+        "notification": note.id,
+        **people_records(cast, db, clock, monkeypatch),
+    }
+
+
+def people_records(
+    cast: Any, db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, int]:
+    """Two persons from agency A's reports, a third split off the first (a change to
+    undo), a report link and an open review item."""
+    use_test_model(monkeypatch)
+    registry = make_registry(db, cast, clock)
+    person = registry.jayden
+    phone, name = (
+        next(i for i in person.identifiers if i.kind == kind) for kind in ("phone", "name")
+    )
+    change = people_service.split(
+        db,
+        actor=Actor.system("test"),
+        person_id=person.id,
+        identifier_ids=[phone.id],
+        link_ids=[],
+        reason="The phone is his brother's.",
+        now=clock.now(),
+    )
+    return {
+        "person": person.id,
+        "other_person": registry.priya.id,
+        "identifier": name.id,
+        "person_change": change.id,
+        "report_link": registry.jayden_link.id,
+        "review_item": registry.item.id,
+    }
 
 
 def test_every_route_is_in_the_matrix(app: FastAPI) -> None:

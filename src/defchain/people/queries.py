@@ -27,16 +27,18 @@ from defchain.people.rules import NULL, Field
 
 P = Permission
 
-FIELD_LABELS: dict[Field, str] = {
-    Field.GIVEN: "Given name or nickname",
-    Field.SURNAME: "Surname",
-    Field.DOB: "Date of birth",
-    Field.AGE: "Approximate age",
-    Field.ORG: "School or employer",
-    Field.HANDLE: "Online handle",
-    Field.PHONE: "Phone",
-    Field.EMAIL: "E-mail",
-    Field.ADDRESS: "Address",
+# Keyed by the field's name, so that a field the rules add later still shows (its name).
+FIELD_LABELS: dict[str, str] = {
+    "given": "Given name or nickname",
+    "surname": "Surname",
+    "dob": "Date of birth",
+    "age": "Approximate age",
+    "org": "School or employer",
+    "handle": "Online handle",
+    "phone": "Phone",
+    "email": "E-mail",
+    "address": "Address",
+    "id_number": "Identity number",
 }
 LEVEL_LABELS = {
     NULL: "not compared (missing on one side)",
@@ -51,6 +53,8 @@ LEVEL_LABELS = {
     "close": "within a year",
     "near": "within three years",
     "zip": "same ZIP code",
+    "street": "same street",
+    "variant": "same letters and digits",
     "else": "different",
 }
 DECIDED_BY_LABELS = {"model": "Linkage model", "new": "New person", "person": "A person"}
@@ -116,22 +120,27 @@ def _display(identifier: Identifier, field_name: Field | None = None) -> str:
     return identifier.value
 
 
-# Which identifier kinds feed each compared field.
-FIELD_KINDS: dict[Field, tuple[Kind, ...]] = {
-    Field.GIVEN: (Kind.NAME, Kind.NICKNAME),
-    Field.SURNAME: (Kind.NAME,),
-    Field.DOB: (Kind.DATE_OF_BIRTH,),
-    Field.AGE: (Kind.APPROXIMATE_AGE,),
-    Field.ORG: (Kind.SCHOOL, Kind.EMPLOYER),
-    Field.HANDLE: (Kind.HANDLE,),
-    Field.PHONE: (Kind.PHONE,),
-    Field.EMAIL: (Kind.EMAIL,),
-    Field.ADDRESS: (Kind.ADDRESS,),
+# Which identifier kinds feed each compared field (by name: see ``identifiers.profile_of``).
+FIELD_KINDS: dict[str, tuple[str, ...]] = {
+    "given": ("name", "nickname"),
+    "surname": ("name",),
+    "dob": ("date_of_birth",),
+    "age": ("approximate_age",),
+    "org": ("school", "employer"),
+    "handle": ("handle",),
+    "phone": ("phone",),
+    "email": ("email",),
+    "address": ("address",),
+    "id_number": ("id_number",),
 }
 
 
+def field_label(name: Field | str) -> str:
+    return FIELD_LABELS.get(str(name), str(name).replace("_", " ").capitalize())
+
+
 def _field_values(items: Sequence[Identifier], name: Field) -> list[str]:
-    values = [_display(i, name) for i in items if i.kind in FIELD_KINDS[name]]
+    values = [_display(i, name) for i in items if i.kind in FIELD_KINDS.get(str(name), ())]
     return list(dict.fromkeys(v for v in values if v))
 
 
@@ -170,10 +179,6 @@ def review_queue(
         )
         for item, report in rows
     ], int(total)
-
-
-def open_review_count(session: Session, actor: Actor) -> int:
-    return review_queue(session, actor, limit=0)[1]
 
 
 # --- one review item ---------------------------------------------------------------------
@@ -222,7 +227,8 @@ class ReviewPage:
 
 def _subject_fields(items: Sequence[Normalized]) -> dict[Field, list[str]]:
     values: dict[Field, list[str]] = {}
-    for name, kinds in FIELD_KINDS.items():
+    for name in Field:
+        kinds = FIELD_KINDS.get(str(name), ())
         found: list[str] = []
         for item in items:
             if item.kind not in kinds:
@@ -281,7 +287,7 @@ def _compared(
         rows.append(
             ComparedField(
                 field=name,
-                label=FIELD_LABELS[name],
+                label=field_label(name),
                 query=subject.get(name, []),
                 candidate=values,
                 level=level,

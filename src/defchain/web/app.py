@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -10,10 +10,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from defchain import audit
+from defchain.access import Actor
 from defchain.access.auth import AuthPolicy
 from defchain.clock import Clock, SystemClock
 from defchain.config import Settings, get_settings
@@ -21,6 +23,7 @@ from defchain.db import make_engine, make_session_factory
 from defchain.errors import DomainError
 from defchain.groupcommit import GroupWriter
 from defchain.notify import SmtpMailer
+from defchain.people import service as people
 from defchain.web.deps import AppContext, SigninRequired, csrf_protect
 from defchain.web.routes import (
     accounts,
@@ -35,6 +38,7 @@ from defchain.web.routes import (
     signin,
     teams,
 )
+from defchain.web.routes import people as people_pages
 from defchain.web.security import (
     BodyLimitMiddleware,
     CsrfCookieMiddleware,
@@ -71,13 +75,17 @@ def create_app(
             max_hours=settings.session_max_hours,
         ),
         # Looks the factory up per batch: tests swap in one bound to their connection.
-        writer=GroupWriter(lambda: app.state.ctx.session_factory(), begin=audit.lock_chain),
+        writer=GroupWriter(
+            lambda: app.state.ctx.session_factory(),
+            begin=audit.lock_chain,
+            idle=_linker(clock or SystemClock()) if settings.link_reports else None,
+        ),
         mailer=_mailer(settings),
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The API first: routes are matched in order, and intake under load is its hot path.
     app.include_router(api.router)
-    for module in (signin, home, accounts, admin, teams, audit_log, public):
+    for module in (signin, home, accounts, admin, teams, audit_log, public, people_pages):
         app.include_router(module.router)
     for module in (report_import, reports, notifications):  # /reports/import before /reports/{id}
         app.include_router(module.router)
@@ -90,6 +98,21 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     return app
+
+
+LINK_ROUND = 50  # reports linked per transaction when intake is idle
+
+
+def _linker(clock: Clock) -> Callable[[Session], bool]:
+    """The writer's idle work: link new reports to persons, a round at a time."""
+    who = Actor.system("linker")
+
+    def link_some(session: Session) -> bool:
+        return people.link_pending(session, who=who, now=clock.now(), limit=LINK_ROUND) == (
+            LINK_ROUND
+        )
+
+    return link_some
 
 
 @asynccontextmanager

@@ -17,6 +17,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from starlette.routing import compile_path
 
+from tests.web.browser.test_browser_people import check_people_pages
+
 pytestmark = pytest.mark.browser
 
 # GET routes that are not pages: health check, redirect, API schema.
@@ -299,6 +301,7 @@ def test_every_page_passes_axe_for_the_role_that_uses_it(
 
         # --- staff report pages (intake analyst) -------------------------------------------
         check_report_pages(signed_in("analyst"), audit, live)
+        check_people_pages(signed_in("analyst"), audit, live)
 
         # --- every other role: home and what its navigation offers ------------------------
         for username, paths in (

@@ -27,6 +27,7 @@ from defchain.intake import (
     service,
 )
 from defchain.intake.queries import InboxFilter
+from defchain.people import queries as people_queries
 from defchain.web import report_forms as rf
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm
 from defchain.web.forms import domain_error_fields, form_values
@@ -207,6 +208,9 @@ def _report_page(
         "staff_names": staff,
         "timeline": queries.timeline(db, report),
         "may_update": can(actor, P.INTAKE_REPORT_UPDATE, report),
+        "people": people_queries.for_report(db, report.id)
+        if can(actor, P.PEOPLE_PERSON_READ)
+        else None,
         "errors": errors,
         "values": values or {},
         "statuses": list(Status),
