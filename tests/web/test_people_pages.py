@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from defchain.audit import AuditEvent
 from defchain.intake import Report
-from defchain.people import Identifier, Person, PersonChange, ReportLink, ReviewItem
+from defchain.people import (
+    Identifier,
+    MergeProposal,
+    Person,
+    PersonChange,
+    ReportLink,
+    ReviewItem,
+)
 from defchain.people import service as people
 from defchain.people.rules import LEVELS, Decision, LinkageModel
 from tests.conftest import receive_public_tip
@@ -507,3 +515,34 @@ def test_undoing_a_link_sends_the_report_back_to_review(
     # The link stays, marked undone; an outsider cannot even find an active link.
     outsider = browser_for(cast.member_b.id)
     assert outsider.form(f"/people/links/{link.id}/undo", {"reason": "x"}).status_code == 404
+
+
+def test_possible_duplicates_are_decided_on_their_own_page(
+    browser_for: Any, cast: Any, registry: Registry, db: Session
+) -> None:
+    keep, other = registry.jayden.id, registry.priya.id
+    people.propose_merges(
+        db,
+        pairs=[people.Pair(other, keep, 0.93, {"surname": 8.9, "dob": 12.1})],
+        who=cast.actor("admin"),
+        now=datetime.now(UTC),
+    )
+    client = browser_for(cast.lead_a.id)
+    page = client.get("/people/proposals")
+    assert page.status_code == 200
+    text = main_text(page.text)
+    assert "93.0%" in text and f"(#{keep})" in text and f"(#{other})" in text
+    proposal = db.scalars(select(MergeProposal)).one()
+    refused = client.form(f"/people/proposals/{proposal.id}/decide", {"choice": "merge"})
+    assert refused.status_code == 422 and "Reason: say why." in refused.text
+    db.expire_all()
+    assert db.get_one(Person, other).merged_into_id is None and proposal.outcome == "open"
+    done = client.form(
+        f"/people/proposals/{proposal.id}/decide",
+        {"choice": "merge", "reason": "Same student, two records."},
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"/people/{keep}"
+    db.expire_all()
+    assert db.get_one(Person, other).merged_into_id == keep
+    assert db.get_one(MergeProposal, proposal.id).outcome == "merged"
+    assert "No possible duplicates" in client.get("/people/proposals").text

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from defchain import notify
 from defchain.access import Actor
 from defchain.intake import Attachment
+from defchain.people import MergeProposal
 from defchain.people import service as people_service
 from tests.conftest import receive_public_tip
 from tests.web.test_people_pages import make_registry, use_test_model
@@ -290,6 +292,14 @@ MATRIX += [
         only(READERS, 303, **OUTSIDERS),
         {"choice": "new", "reason": "A different student."},
     ),
+    Case("GET", "/people/proposals", "/people/proposals", only(PEOPLE_STAFF, 200)),
+    Case(
+        "POST",
+        "/people/proposals/{proposal_id}/decide",
+        "/people/proposals/{proposal}/decide",
+        only(PEOPLE_STAFF, 303),
+        {"choice": "distinct", "reason": "Different birth dates."},
+    ),
     Case("GET", "/people/{person_id}", "/people/{person}", only(PEOPLE_STAFF, 200)),
     Case(
         "POST",
@@ -385,7 +395,15 @@ def people_records(
         reason="The phone is his brother's.",
         now=clock.now(),
     )
+    people_service.propose_merges(
+        db,
+        pairs=[people_service.Pair(person.id, registry.priya.id, 0.6, {"org": 9.6})],
+        who=Actor.system("test"),
+        now=clock.now(),
+    )
+    proposal = db.scalars(select(MergeProposal)).one()
     return {
+        "proposal": proposal.id,
         "person": person.id,
         "other_person": registry.priya.id,
         "identifier": name.id,

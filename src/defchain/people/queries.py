@@ -22,7 +22,14 @@ from defchain.access import Actor, Permission, User, visible
 from defchain.errors import NotFound
 from defchain.intake import Report
 from defchain.people.identifiers import KIND_LABELS, Kind, Normalized, from_subject
-from defchain.people.models import Identifier, Person, PersonChange, ReportLink, ReviewItem
+from defchain.people.models import (
+    Identifier,
+    MergeProposal,
+    Person,
+    PersonChange,
+    ReportLink,
+    ReviewItem,
+)
 from defchain.people.rules import NULL, Field
 
 P = Permission
@@ -607,3 +614,27 @@ def for_report(session: Session, report_id: int) -> ReportPeople:
         )
     )
     return ReportPeople(persons=list(persons.values()), reviews=reviews)
+
+
+@dataclass(frozen=True)
+class ProposalRow:
+    proposal: MergeProposal
+    person_a: Person
+    person_b: Person
+
+
+def open_proposals(session: Session, *, limit: int) -> list[ProposalRow]:
+    """Open merge proposals, most likely first, with both persons (names only: the
+    person pages, with their access rules, hold the rest)."""
+    query = (
+        select(MergeProposal)
+        .where(MergeProposal.outcome == "open")
+        .order_by(MergeProposal.probability.desc(), MergeProposal.id)
+        .limit(limit)
+    )
+    rows = []
+    for proposal in session.scalars(query):
+        a = session.get_one(Person, proposal.person_a_id)
+        b = session.get_one(Person, proposal.person_b_id)
+        rows.append(ProposalRow(proposal, a, b))
+    return rows

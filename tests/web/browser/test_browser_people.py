@@ -146,6 +146,12 @@ def check_people_pages(page: Any, audit: Any, live: Live) -> None:
             live, surname="Okafor", school="Brookside Academy", born="2008-11-30"
         )
         with live.db() as session:
+            people.propose_merges(
+                session,
+                pairs=[people.Pair(pair.person_id, other.person_id, 0.91, {"org": 9.6})],
+                who=Actor.system("e2e"),
+                now=live.clock.now(),
+            )
             people.merge(
                 session,
                 actor=Actor.system("e2e"),
@@ -162,6 +168,8 @@ def check_people_pages(page: Any, audit: Any, live: Live) -> None:
 
     goto("/people/review")
     audit.check(page, "analyst", "people review queue")
+    goto("/people/proposals")
+    audit.check(page, "analyst", "possible duplicates")
     goto(f"/people/review/{pair.item_id}")
     audit.check(page, "analyst", "people review item")
     page.locator("#decide-form").evaluate("f => { f.noValidate = true; }")

@@ -166,6 +166,75 @@ def decide(
     return RedirectResponse(f"/people/{link.person_id}?decided={item_id}", status_code=303)
 
 
+# --- merge proposals from people relink ----------------------------------------------------
+
+
+def _proposals_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    active: int | None = None,
+    status: int = 200,
+) -> Response:
+    if errors:
+        mark_rollback(request)
+    context = {
+        **_common(db, actor),
+        "rows": queries.open_proposals(db, limit=PAGE_SIZE),
+        "errors": errors or {},
+        "values": values or {},
+        "active": active,
+    }
+    return render(request, "people/proposals.html", context, status_code=status)
+
+
+@router.get("/people/proposals")
+def proposals(request: Request, db: Db, actor: CurrentActor) -> Response:
+    """Pairs of persons a batch re-scoring found likely to be one: merge, or keep apart."""
+    require(actor, P.PEOPLE_PERSON_READ)
+    return _proposals_page(request, db, actor)
+
+
+@router.post("/people/proposals/{proposal_id}/decide")
+def decide_proposal(
+    request: Request,
+    db: Db,
+    ctx: Ctx,
+    actor: CurrentActor,
+    proposal_id: int,
+    submitted: SubmittedForm,
+) -> Response:
+    """Merge the pair (the older person is kept) or record that they differ; with a reason."""
+    require(actor, P.PEOPLE_PERSON_UPDATE)
+    choice = _text(submitted, "choice", 20)
+    reason = _text(submitted, "reason")
+    values = {"choice": choice, "reason": reason}
+    errors: dict[str, str] = {}
+    if choice not in ("merge", "distinct"):
+        errors["choice"] = "choose merge or keep apart."
+    if not reason.strip():
+        errors["reason"] = "say why."
+    if errors:
+        return _proposals_page(request, db, actor, errors, values, proposal_id, 422)
+    try:
+        proposal = service.decide_proposal(
+            db,
+            actor=actor,
+            proposal_id=proposal_id,
+            merge_them=choice == "merge",
+            reason=reason,
+            now=ctx.clock.now(),
+        )
+    except DomainError as exc:
+        mark_rollback(request)
+        return _proposals_page(
+            request, db, actor, domain_error_fields(exc), values, proposal_id, _error_status(exc)
+        )
+    return RedirectResponse(f"/people/{proposal.person_a_id}", status_code=303)
+
+
 # --- a person's page ---------------------------------------------------------------------
 
 
