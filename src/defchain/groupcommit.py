@@ -112,15 +112,24 @@ class GroupWriter:
         """``submit_batched`` from async code."""
         return await asyncio.wrap_future(self.submit_batched(fn, item))
 
+    def start(self) -> None:
+        """Start the thread now (it also starts on the first job): a writer with idle
+        work should not wait for a job to begin it."""
+        with self._start_lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._closed:
+            raise WriterClosed("The writer is closed.")
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="defchain-group-writer", daemon=True
+            )
+            self._thread.start()
+
     def _queue_job(self, job: _Job) -> concurrent.futures.Future[Any]:
         with self._start_lock:
-            if self._closed:
-                raise WriterClosed("The writer is closed.")
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="defchain-group-writer", daemon=True
-                )
-                self._thread.start()
+            self._start()
             self._queue.put(job)
         return job.future
 

@@ -1022,3 +1022,8 @@ def test_read_nicknames_skips_comments_and_blanks(tmp_path: Path) -> None:
     assert not table.same_name("jay", "jake")
     assert table.same_name("bill", "william")
     assert len(table) == 4
+
+
+def test_a_remark_in_parentheses_is_not_part_of_the_name() -> None:
+    assert rules.split_name("Jordan Smith (demo)") == rules.PersonName("jordan", "", "smith")
+    assert rules.split_name("SMITH, JORDAN (aka JJ)").surname == "smith"

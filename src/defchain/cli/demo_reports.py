@@ -18,6 +18,7 @@ from defchain.access import Actor, Agency, AgencyKind, User, service
 from defchain.access.schemas import JurisdictionIn
 from defchain.intake import Status, parse_report
 from defchain.intake import service as intake
+from defchain.people import service as people
 
 REPORTS_SEED = 20261127
 
@@ -218,6 +219,25 @@ def demo_reports(fake: Faker, now: datetime, school: str) -> list[DemoReport]:
             "subject": {"name": p[11], "online_handle": "@demo_handle_2"},
             "details": {"weapons": "yes", "how_known": "Saw the post"},
         }),
+        # The same student again, from a counselor's call: the registry links it to the
+        # person of the first tip (same name and school).
+        DemoReport(2, "demo.analyst", {
+            "kind": "tip", "channel": "phone",
+            "narrative": f"The school counselor called: {p[0]} told a classmate to stay home "
+            "on the day of the homecoming game.",
+            "subject": {"name": p[0], "school": school, "date_of_birth": "2009-05-02"},
+            "details": {"weapons": "unknown", "date_or_target": "yes",
+                        "date_or_target_text": "Homecoming game",
+                        "how_known": "A classmate told the counselor"},
+        }),
+        # Only a handle: maybe the same student; the review queue asks a person.
+        DemoReport(0.2, None, {
+            "kind": "tip", "channel": "web",
+            "narrative": "The account @demo_handle_1 posted a countdown to the homecoming game "
+            "with a picture of a rifle.",
+            "subject": {"online_handle": "@demo_handle_1"},
+            "details": {"weapons": "yes", "how_known": "Saw the post"},
+        }),
     ]  # fmt: skip
 
 
@@ -251,6 +271,8 @@ def seed_reports(
     seeded = demo_reports(fake, now, school)
     for item in seeded:
         _seed_one(session, item, staff, jurisdiction_id, now)
+    # Link every report's subject to the person registry, as the server does when idle.
+    people.link_pending(session, who=actor, now=now, limit=len(seeded))
     return len(seeded)
 
 

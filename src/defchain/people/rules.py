@@ -73,9 +73,14 @@ class PersonName:
     surname: str
 
 
+_PARENTHESES = re.compile(r"\([^)]*\)")
+
+
 def split_name(text: str) -> PersonName:
     """``"Jayden R. Morales"`` → given jayden, middle r, surname morales;
-    ``"MORALES, JAYDEN"`` → the same (a comma puts the surname first)."""
+    ``"MORALES, JAYDEN"`` → the same (a comma puts the surname first). Text in
+    parentheses is a remark, not a name: ``"Jay Morales (cousin)"``."""
+    text = _PARENTHESES.sub(" ", text)
     if "," in text:
         surname, _, rest = text.partition(",")
         words = [w for w in (name_part(p) for p in rest.split()) if w]

@@ -117,6 +117,8 @@ def _linker(clock: Clock) -> Callable[[Session], bool]:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if app.state.ctx.settings.link_reports:
+        app.state.ctx.writer.start()  # its idle work links reports waiting since the start
     yield
     # Requests have drained (uvicorn waits for them); commit what is queued, then stop.
     app.state.ctx.writer.close()
