@@ -90,3 +90,19 @@ def test_rebuild_keys_restores_a_persons_keys(ready: Cli) -> None:
     result = ready.run("people", "rebuild-keys")
     assert result.exit_code == 0 and "Rebuilt the blocking keys of 2 person(s)" in result.output
     assert ready.count(BlockingKey) == before > 0
+
+
+def test_train_writes_a_model_that_loads(ready: Cli, tmp_path: Path) -> None:
+    from defchain.people.model import load_model
+    from defchain.people.rules import LEVELS
+
+    out = tmp_path / "model.json"
+    result = ready.run(
+        "people", "train", "--persons", "1000", "--holdout", "2000", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert "Trained on" in result.output and str(out) in result.output.replace("\n", "")
+    model = load_model(out)
+    assert 0 < model.prior < 1 and model.review_threshold < model.link_threshold
+    assert set(model.m) == {str(f) for f in LEVELS}
+    assert model.weight("surname", "exact") > 0 > model.weight("surname", "else")

@@ -158,3 +158,37 @@ def rebuild_keys() -> None:
                 service.rebuild_keys(session, person_id)
                 bar.update(task, completed=done)
     console.print(f"Rebuilt the blocking keys of {len(ids)} person(s).")
+
+
+@app.command("train")
+def train(
+    persons: Annotated[int, typer.Option(min=1000, help="Synthetic persons to train on.")] = 20000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
+    m_from: Annotated[
+        str, typer.Option(help="m probabilities from the known labels or from EM.")
+    ] = "labels",
+    holdout: Annotated[
+        int, typer.Option(min=1000, help="Held-out base size the thresholds are chosen at.")
+    ] = 100_000,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the model here.", show_default="the shipped model file"),
+    ] = None,
+) -> None:
+    """Retrain the linkage model with Splink on synthetic data and write it (the file the
+    server and `people relink` use; commit it to keep the change)."""
+    from defchain.people.model import MODEL_FILE, save_model
+    from defchain.people.training import train_with_report
+
+    if m_from not in ("labels", "em"):
+        fail("--m-from: say labels or em.")
+    with console.status("Training with Splink on DuckDB…"):
+        model, report = train_with_report(persons, seed, m_from=m_from, holdout_persons=holdout)
+    target = out or MODEL_FILE
+    save_model(model, target)
+    console.print(
+        f"Trained on {report.records} synthetic records (prior {model.prior:.3g}); link at "
+        f"p ≥ {model.link_threshold:.3f}, review at p ≥ {model.review_threshold:.3f}. "
+        f"Held-out precision {report.holdout_precision:.4f}, recall "
+        f"{report.holdout_recall:.4f}. Wrote {escape(str(target))}."
+    )
