@@ -115,7 +115,11 @@ def link_pending(
 
 
 @app.command("relink")
-def relink() -> None:
+def relink(
+    memory_limit: Annotated[
+        str, typer.Option(help="DuckDB's memory limit; past it, it spills to a temp dir.")
+    ] = "4GB",
+) -> None:
     """Re-score the whole registry with Splink on DuckDB and propose likely pairs for
     review (`/people/proposals`). Nothing is merged without a person's decision."""
     from defchain.people.batch import relink as run_relink
@@ -135,7 +139,9 @@ def relink() -> None:
                 tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        result = run_relink(session, who=operator_actor(), now=now, progress=step)
+        result = run_relink(
+            session, who=operator_actor(), now=now, progress=step, memory_limit=memory_limit
+        )
     console.print(
         f"Scored {result.persons} person(s): {result.pairs_scored} likely pair(s), "
         f"{result.proposed} new merge proposal(s) for review; {result.seconds:.1f} s, "

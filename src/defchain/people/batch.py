@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import resource
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -75,9 +76,28 @@ def export_rows(
             progress(len(rows))
 
 
+def blocking_rules() -> list[Any]:
+    """Pairs to score: a surname alone would pair every two Smiths of a statewide registry
+    (tens of millions of pairs at 1,000,000 persons), so it goes with a given name or a
+    birth year; strong identifiers and a full date of birth stand alone."""
+    from splink import block_on
+
+    return [
+        block_on("surname", "given"),
+        block_on("surname_sx", "dob_year"),
+        block_on("given", "dob"),
+        block_on("surname", "dob"),
+        block_on("handle_bare"),
+        block_on("phone"),
+        block_on("email"),
+        block_on("id_number"),
+    ]
+
+
 def settings_for(model: LinkageModel) -> dict[str, Any]:
     """Splink settings with every level's m and u taken from ``model``."""
     settings = training.splink_settings(model.prior)
+    settings["blocking_rules_to_generate_predictions"] = blocking_rules()
     for comparison in settings["comparisons"]:
         name = comparison["output_column_name"]
         for level in comparison["comparison_levels"]:
@@ -89,7 +109,12 @@ def settings_for(model: LinkageModel) -> dict[str, Any]:
     return settings
 
 
-def score_pairs(rows: list[dict[str, Any]], model: LinkageModel) -> list[service.Pair]:
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
+def score_pairs(
+    rows: list[dict[str, Any]], model: LinkageModel, *, memory_limit: str = DEFAULT_MEMORY_LIMIT
+) -> list[service.Pair]:
     """Every pair Splink finds at or above the model's review threshold."""
     import duckdb
     import pandas as pd
@@ -97,7 +122,10 @@ def score_pairs(rows: list[dict[str, Any]], model: LinkageModel) -> list[service
 
     if len(rows) < 2:
         return []
-    connection = duckdb.connect()
+    # DuckDB spills to disk past its memory limit; by default into ./.tmp of the current
+    # directory and with 80% of the machine's memory. Both are set here.
+    spill = tempfile.TemporaryDirectory(prefix="defchain-relink-")
+    connection = duckdb.connect(config={"temp_directory": spill.name, "memory_limit": memory_limit})
     try:
         db_api = DuckDBAPI(connection=connection)
         frame = pd.DataFrame(rows)
@@ -110,6 +138,7 @@ def score_pairs(rows: list[dict[str, Any]], model: LinkageModel) -> list[service
         predictions = result.as_pandas_dataframe()  # type: ignore[no-untyped-call]
     finally:
         connection.close()
+        spill.cleanup()
     pairs = []
     for record in predictions.itertuples(index=False):
         data = record._asdict()
@@ -136,6 +165,7 @@ def relink(
     now: datetime,
     model: LinkageModel | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> RelinkResult:
     """Re-score the registry and propose every likely pair for review (never merges)."""
     model = model or service.current_model()
@@ -146,7 +176,7 @@ def relink(
     )
     if progress is not None:
         progress("score", 0, 1)
-    pairs = score_pairs(rows, model)
+    pairs = score_pairs(rows, model, memory_limit=memory_limit)
     if progress is not None:
         progress("score", 1, 1)
     proposed = service.propose_merges(session, pairs=pairs, who=who, now=now)
