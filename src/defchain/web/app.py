@@ -100,7 +100,8 @@ def create_app(
     return app
 
 
-LINK_ROUND = 50  # reports linked per transaction when intake is idle
+# Reports linked per transaction when intake is idle: a tip waits for one round at most.
+LINK_ROUND = 20
 
 
 def _linker(clock: Clock) -> Callable[[Session], bool]:
