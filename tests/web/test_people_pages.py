@@ -23,50 +23,11 @@ from defchain.people import (
     ReviewItem,
 )
 from defchain.people import service as people
-from defchain.people.rules import LEVELS, Decision, LinkageModel
+from defchain.people.rules import Decision
 from tests.conftest import receive_public_tip
+from tests.people.test_service import JAYDEN, MODEL
 from tests.web.conftest import field_errors
 
-# Match weights of a plausible model, fixed for the tests (the shipped model is trained);
-# the review threshold is low enough that a nickname and the same school are a grey pair.
-M = {
-    "given": {"exact": 0.85, "fuzzy": 0.05, "nickname": 0.06, "initial": 0.02, "else": 0.02},
-    "surname": {"exact": 0.9, "fuzzy": 0.05, "soundex": 0.02, "else": 0.03},
-    "dob": {"exact": 0.85, "typo": 0.08, "year_month": 0.02, "year": 0.02, "else": 0.03},
-    "age": {"close": 0.8, "near": 0.15, "else": 0.05},
-    "org": {"exact": 0.8, "fuzzy": 0.1, "else": 0.1},
-    "handle": {"exact": 0.9, "else": 0.1},
-    "phone": {"exact": 0.9, "else": 0.1},
-    "email": {"exact": 0.9, "else": 0.1},
-    "address": {"exact": 0.7, "zip": 0.2, "else": 0.1},
-}
-U = {
-    "given": {"exact": 0.01, "fuzzy": 0.005, "nickname": 0.004, "initial": 0.03, "else": 0.951},
-    "surname": {"exact": 0.002, "fuzzy": 0.002, "soundex": 0.01, "else": 0.986},
-    "dob": {"exact": 0.0001, "typo": 0.001, "year_month": 0.005, "year": 0.05, "else": 0.9439},
-    "age": {"close": 0.1, "near": 0.15, "else": 0.75},
-    "org": {"exact": 0.001, "fuzzy": 0.001, "else": 0.998},
-    "handle": {"exact": 0.00001, "else": 0.99999},
-    "phone": {"exact": 0.00001, "else": 0.99999},
-    "email": {"exact": 0.00001, "else": 0.99999},
-    "address": {"exact": 0.0001, "zip": 0.01, "else": 0.9899},
-}
-MODEL = LinkageModel(
-    version="test-web",
-    prior=1e-5,
-    m=M,
-    u=U,
-    link_threshold=0.95,
-    review_threshold=0.05,
-)
-assert set(M) <= {str(f) for f in LEVELS}  # a field left out weighs nothing
-
-JAYDEN = {
-    "name": "Jayden R. Morales",
-    "date_of_birth": "2008-03-14",
-    "school": "Westfield High School",
-    "phone": "(614) 555-0142",
-}
 JAY = {"nickname": "Jay", "school": "Westfield High School"}  # a grey-zone pair with JAYDEN
 PRIYA = {"name": "Priya Example", "school": "Eastlake Middle School"}
 
