@@ -14,3 +14,7 @@ STAFF = {
 }
 # What every role that works reports may do with them.
 REPORTS = {P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE}
+# What every role that works reports may do in the person registry.
+PEOPLE = {P.PEOPLE_PERSON_READ, P.PEOPLE_PERSON_UPDATE}
+# Bulk loading: the roles that import reports also import persons.
+IMPORTS = {P.INTAKE_REPORT_IMPORT, P.PEOPLE_PERSON_IMPORT}

@@ -27,7 +27,7 @@ from defchain.access import (
 from defchain.access.schemas import AgencyIn, TeamIn, UserIn
 from defchain.clock import FrozenClock
 from defchain.errors import NotFound, PermissionDenied
-from tests.access.permission_sets import REPORTS, STAFF
+from tests.access.permission_sets import IMPORTS, PEOPLE, REPORTS, STAFF
 from tests.conftest import CAST_USERS, Cast
 
 P = Permission
@@ -35,10 +35,10 @@ P = Permission
 # --- what each role may do at all ---------------------------------------------------------
 
 EXPECTED_PERMISSIONS: dict[str, set[Permission]] = {
-    "analyst_a": STAFF | REPORTS | {P.INTAKE_REPORT_IMPORT},
-    "lead_a": STAFF | REPORTS | {P.ACCESS_TEAM_MANAGE},
-    "member_b": STAFF | REPORTS,
-    "user_c": STAFF | REPORTS,
+    "analyst_a": STAFF | REPORTS | PEOPLE | IMPORTS,
+    "lead_a": STAFF | REPORTS | PEOPLE | {P.ACCESS_TEAM_MANAGE},
+    "member_b": STAFF | REPORTS | PEOPLE,
+    "user_c": STAFF | REPORTS | PEOPLE,
     "oversight": {P.ACCESS_ACCOUNT_MANAGE, P.ACCESS_JURISDICTION_READ, P.OVERSIGHT_SUMMARY_READ},
     "admin": set(Permission),
     "auditor": {

@@ -18,7 +18,7 @@ from defchain.access.rules import (
     permissions_for,
     session_expired,
 )
-from tests.access.permission_sets import REPORTS, STAFF
+from tests.access.permission_sets import IMPORTS, PEOPLE, REPORTS, STAFF
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 P = Permission
@@ -125,10 +125,10 @@ def test_acceptable_passwords(password: str) -> None:
 
 
 def test_only_team_leads_manage_teams_among_staff_roles() -> None:
-    assert ROLE_PERMISSIONS[Role.TEAM_MEMBER] == STAFF | REPORTS
+    assert ROLE_PERMISSIONS[Role.TEAM_MEMBER] == STAFF | REPORTS | PEOPLE
     for role in (Role.INTAKE_ANALYST, Role.FUSION_ANALYST):
-        assert ROLE_PERMISSIONS[role] == STAFF | REPORTS | {P.INTAKE_REPORT_IMPORT}
-    assert ROLE_PERMISSIONS[Role.TEAM_LEAD] == STAFF | REPORTS | {P.ACCESS_TEAM_MANAGE}
+        assert ROLE_PERMISSIONS[role] == STAFF | REPORTS | PEOPLE | IMPORTS
+    assert ROLE_PERMISSIONS[Role.TEAM_LEAD] == STAFF | REPORTS | PEOPLE | {P.ACCESS_TEAM_MANAGE}
 
 
 def test_oversight_and_auditor_read_no_records() -> None:
@@ -137,6 +137,7 @@ def test_oversight_and_auditor_read_no_records() -> None:
         P.ACCESS_TEAM_READ,
         P.ACCESS_USER_READ,
         P.INTAKE_REPORT_READ,
+        P.PEOPLE_PERSON_READ,
     }
     assert not ROLE_PERMISSIONS[Role.OVERSIGHT] & record_reads
     assert not ROLE_PERMISSIONS[Role.AUDITOR] & record_reads

@@ -14,9 +14,10 @@ def test_audit_verify_passes_on_a_clean_database(seeded: Seeded) -> None:
     result = seeded.cli.run("audit", "verify")
 
     assert result.exit_code == 0, result.output
-    # The demo's places, people and team (15 events) and its reports (35 more).
-    assert "Events checked: 50" in result.output
-    assert seeded.cli.count(AuditEvent) == 50
+    # The demo's places, people and team (15 events), its reports (35 more), and linking
+    # their subjects to the person registry (32 more: persons created, links, a review).
+    assert "Events checked: 82" in result.output
+    assert seeded.cli.count(AuditEvent) == 82
     assert "OK" in result.output
 
 
