@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from defchain.access import Actor, Permission, require
 from defchain.people import service
-from defchain.people.identifiers import Kind, Normalized, normalize, profile_of
+from defchain.people.identifiers import Kind, Normalized, normalize, profile_of_normalized
 from defchain.people.rules import Decision
 
 Format = Literal["csv", "jsonl"]
@@ -135,7 +135,7 @@ def match_rows(
         if row.problem:
             yield {**answer, "error": row.problem}
             continue
-        profile = profile_of((i.kind, i.normalized, i.detail) for i in row.items)
+        profile = profile_of_normalized(row.items)
         found = service.candidates(session, profile, model=model)
         if not found:
             yield {**answer, "person_id": None, "probability": 0.0, "decision": Decision.NEW}

@@ -23,7 +23,13 @@ from defchain import audit
 from defchain.access import Actor, Permission, require
 from defchain.errors import Conflict, NotFound, ValidationFailed
 from defchain.intake import Report
-from defchain.people.identifiers import Kind, Normalized, from_subject, profile_of
+from defchain.people.identifiers import (
+    Kind,
+    Normalized,
+    from_subject,
+    profile_of,
+    profile_of_normalized,
+)
 from defchain.people.model import default_model, nicknames
 from defchain.people.models import (
     BlockingKey,
@@ -262,20 +268,14 @@ def link_report(
     model = model or default_model()
     items = report_identifiers(report)
     invalid = tuple(f"{i.kind}: {i.invalid} ({i.value!r})" for i in items if i.invalid)
-    profile = profile_of((i.kind, i.normalized, i.detail) for i in items)
+    profile = profile_of_normalized(items)
     if not informative(profile):
         return LinkOutcome(None, None, None, invalid=invalid)
     found = candidates(session, profile, model=model)
     best = found[0] if found else None
     decision = best.score.decision(model) if best else Decision.NEW
     if decision is Decision.REVIEW:
-        item = ReviewItem(
-            report_id=report.id,
-            candidates=[c.as_json() for c in found[:REVIEW_CANDIDATES]],
-            created_at=now,
-        )
-        session.add(item)
-        session.flush()
+        item = _open_review(session, report, found, now)
         _audit(
             session,
             who,
@@ -317,6 +317,20 @@ def link_report(
         now,
     )
     return LinkOutcome(decision, person.id, link.probability, invalid=invalid)
+
+
+def _open_review(
+    session: Session, report: Report, found: Sequence[Candidate], now: datetime
+) -> ReviewItem:
+    """Put a report in the review queue with its best candidates."""
+    item = ReviewItem(
+        report_id=report.id,
+        candidates=[c.as_json() for c in found[:REVIEW_CANDIDATES]],
+        created_at=now,
+    )
+    session.add(item)
+    session.flush()
+    return item
 
 
 def _attach(
@@ -400,15 +414,13 @@ def decide_review(
         raise NotFound(f"No review item with id {item_id}.")
     if item.outcome != "open":
         raise Conflict("review: this pair was already decided.", field="review")
-    reason = reason.strip()
-    if not reason:
-        raise ValidationFailed("reason: say why.", field="reason")
+    reason = _reason(reason)
     report = session.get_one(Report, item.report_id)
     items = report_identifiers(report)
     chosen = None
     if person_id is not None:
         person = active_person(session, person_id)
-        profile = profile_of((i.kind, i.normalized, i.detail) for i in items)
+        profile = profile_of_normalized(items)
         other = person_profiles(session, [person.id])[person.id]
         chosen = Candidate(person.id, score(compare(profile, other, nicknames()), default_model()))
         _attach(session, person, report, items, now)
@@ -454,8 +466,7 @@ def undo_link(
     link = session.get(ReportLink, link_id)
     if link is None or link.undone_at is not None:
         raise NotFound(f"No active link with id {link_id}.")
-    if not reason.strip():
-        raise ValidationFailed("reason: say why.", field="reason")
+    reason = _reason(reason)
     link.undone_at = now
     link.undone_by_user_id = actor.audit_id
     person_id = link.person_id
@@ -469,22 +480,16 @@ def undo_link(
     session.flush()
     rebuild_keys(session, person_id)
     report = session.get_one(Report, link.report_id)
-    profile = profile_of((i.kind, i.normalized, i.detail) for i in report_identifiers(report))
+    profile = profile_of_normalized(report_identifiers(report))
     found = [c for c in candidates(session, profile) if c.person_id != person_id]
-    item = ReviewItem(
-        report_id=report.id,
-        candidates=[c.as_json() for c in found[:REVIEW_CANDIDATES]],
-        created_at=now,
-    )
-    session.add(item)
-    session.flush()
+    item = _open_review(session, report, found, now)
     _audit(
         session,
         actor,
         "people:report:unlinked",
         "report",
         report.id,
-        {"person_id": [person_id, None], "reason": [None, reason.strip()]},
+        {"person_id": [person_id, None], "reason": [None, reason]},
         now,
     )
     return item
