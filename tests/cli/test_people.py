@@ -106,3 +106,14 @@ def test_train_writes_a_model_that_loads(ready: Cli, tmp_path: Path) -> None:
     assert 0 < model.prior < 1 and model.review_threshold < model.link_threshold
     assert set(model.m) == {str(f) for f in LEVELS}
     assert model.weight("surname", "exact") > 0 > model.weight("surname", "else")
+
+
+def test_match_reports_an_invalid_value_even_when_nobody_matches(
+    ready: Cli, tmp_path: Path
+) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(json.dumps({"name": "Nobody Known", "phone": "12"}) + "\n")
+    out = tmp_path / "a.jsonl"
+    assert ready.run("people", "match", str(queries), "--out", str(out)).exit_code == 0
+    answer = json.loads(out.read_text())
+    assert answer["decision"] == "new" and answer["invalid"][0].startswith("phone:")

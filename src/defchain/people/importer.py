@@ -138,7 +138,13 @@ def match_rows(
         profile = profile_of_normalized(row.items)
         found = service.candidates(session, profile, model=model)
         if not found:
-            yield {**answer, "person_id": None, "probability": 0.0, "decision": Decision.NEW}
+            yield {
+                **answer,
+                "person_id": None,
+                "probability": 0.0,
+                "decision": Decision.NEW.value,
+                "invalid": row.invalid,
+            }
             continue
         best = found[0]
         yield {
