@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session
 import defchain.access
 import defchain.audit
 import defchain.intake
+import defchain.ledger
 import defchain.notify
-import defchain.people  # noqa: F401  (registers the models on Base.metadata)
+import defchain.people
+import defchain.triage  # noqa: F401  (registers the models on Base.metadata)
 from defchain.access import Agency, Jurisdiction
 from defchain.db import Base, UTCDateTime, make_engine, sqlite_write_lock
 from defchain.migrate import alembic_config, current_revision, head_revision, include_object

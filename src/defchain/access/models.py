@@ -43,6 +43,17 @@ class Agency(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Who a late or unacknowledged link escalates to, in this order (then the team lead,
+    # then the head); each may be empty.
+    primary_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True), default=None
+    )
+    secondary_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True), default=None
+    )
+    head_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True), default=None
+    )
 
     jurisdiction: Mapped[Jurisdiction] = relationship(foreign_keys=[jurisdiction_id])
 
@@ -69,7 +80,13 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_signin_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
-    agency: Mapped[Agency] = relationship()
+    # On duty: receives P1 alerts for the agency at once. Quiet hours ("22:00"-"07:00",
+    # the agency's local time) hold back e-mail that is not P1.
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    quiet_start: Mapped[str] = mapped_column(String(5), default="")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="")
+
+    agency: Mapped[Agency] = relationship(foreign_keys=[agency_id])
 
 
 class Team(Base):

@@ -36,7 +36,7 @@ def users(session: Session, actor: Actor) -> Sequence[User]:
     return session.scalars(
         select(User)
         .where(visible(actor, P.ACCESS_USER_READ))
-        .join(Agency)
+        .join(Agency, Agency.id == User.agency_id)
         .order_by(Agency.name, User.full_name)
     ).all()
 
@@ -55,7 +55,7 @@ def active_users(session: Session) -> Sequence[User]:
     return session.scalars(
         select(User)
         .where(User.disabled.is_(False))
-        .join(Agency)
+        .join(Agency, Agency.id == User.agency_id)
         .order_by(Agency.name, User.full_name)
     ).all()
 

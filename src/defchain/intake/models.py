@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -36,6 +37,13 @@ class Report(Base):
         UniqueConstraint("integration_id", "external_id", name="uq_reports_external"),
         Index("ix_reports_received", "received_at"),
         Index("ix_reports_agency_received", "agency_id", "received_at"),
+        # The reports still waiting for linking, triage and routing after receipt.
+        Index(
+            "ix_reports_unprocessed",
+            "id",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -45,6 +53,7 @@ class Report(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdictions.id"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), default=None)
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     danger_now: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -64,6 +73,12 @@ class Report(Base):
     integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id"), default=None)
     external_id: Mapped[str | None] = mapped_column(String(100), default=None)
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Set once linking, triage and routing have run after the commit that stored it.
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The priority that counts now: a person's decision, else the rules' suggestion.
+    priority: Mapped[str | None] = mapped_column(String(2), default=None, index=True)
+    # pending (rules not run yet), suggested (waiting for a person), decided.
+    triage_state: Mapped[str] = mapped_column(String(12), default="pending", index=True)
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="report", cascade="all, delete-orphan", order_by="Attachment.id"

@@ -11,8 +11,10 @@ from sqlalchemy import Connection
 import defchain.access
 import defchain.audit
 import defchain.intake
+import defchain.ledger
 import defchain.notify
-import defchain.people  # noqa: F401  (registers models on Base.metadata)
+import defchain.people
+import defchain.triage  # noqa: F401  (registers models on Base.metadata)
 from defchain.db import Base, make_engine
 from defchain.migrate import include_object
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from defchain.db import Base, UTCDateTime
@@ -18,6 +18,7 @@ class Notification(Base):
     """
 
     __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_unsent", "emailed_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -28,3 +29,10 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # P1 alerts ignore quiet hours; others wait until ``deliver_after``.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    deliver_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # A failed send is retried later, never dropped.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str] = mapped_column(String(300), default="")

@@ -1,0 +1,1 @@
+"""The chain: the flow after receipt (link, triage, route) and the sweep over breaks."""
