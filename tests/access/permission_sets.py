@@ -18,3 +18,5 @@ REPORTS = {P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE}
 PEOPLE = {P.PEOPLE_PERSON_READ, P.PEOPLE_PERSON_UPDATE}
 # Bulk loading: the roles that import reports also import persons.
 IMPORTS = {P.INTAKE_REPORT_IMPORT, P.PEOPLE_PERSON_IMPORT}
+# Triage decisions and the chain's breaks, for every role that works reports.
+TRIAGE = {P.TRIAGE_REPORT_DECIDE, P.CHAIN_BREAK_READ}

@@ -101,6 +101,12 @@ class Permission(StrEnum):
     PEOPLE_PERSON_READ = "people:person:read"
     PEOPLE_PERSON_UPDATE = "people:person:update"  # review decisions, merge, split, undo
     PEOPLE_PERSON_IMPORT = "people:person:import"
+    # Accept or override a priority, hand off, acknowledge a hand-off, triage a cluster.
+    TRIAGE_REPORT_DECIDE = "triage:report:decide"
+    # Edit routing rules and a jurisdiction's deadlines.
+    TRIAGE_ROUTING_MANAGE = "triage:routing:manage"
+    # See the breaks in the chain (late links) of records in scope.
+    CHAIN_BREAK_READ = "chain:break:read"
 
 
 P = Permission
@@ -116,19 +122,22 @@ _STAFF = frozenset(
 
 _REPORTS = frozenset({P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE})
 _PEOPLE = frozenset({P.PEOPLE_PERSON_READ, P.PEOPLE_PERSON_UPDATE})
+_TRIAGE = frozenset({P.TRIAGE_REPORT_DECIDE, P.CHAIN_BREAK_READ})
 
 # Which permissions each role holds. Scope (which records) is decided by policy.can().
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.INTAKE_ANALYST: _STAFF
     | _REPORTS
     | _PEOPLE
+    | _TRIAGE
     | {P.INTAKE_REPORT_IMPORT, P.PEOPLE_PERSON_IMPORT},
-    Role.TEAM_MEMBER: _STAFF | _REPORTS | _PEOPLE,
+    Role.TEAM_MEMBER: _STAFF | _REPORTS | _PEOPLE | _TRIAGE,
     Role.FUSION_ANALYST: _STAFF
     | _REPORTS
     | _PEOPLE
+    | _TRIAGE
     | {P.INTAKE_REPORT_IMPORT, P.PEOPLE_PERSON_IMPORT},
-    Role.TEAM_LEAD: _STAFF | _REPORTS | _PEOPLE | {P.ACCESS_TEAM_MANAGE},
+    Role.TEAM_LEAD: _STAFF | _REPORTS | _PEOPLE | _TRIAGE | {P.ACCESS_TEAM_MANAGE},
     Role.OVERSIGHT: frozenset(
         {P.ACCESS_ACCOUNT_MANAGE, P.ACCESS_JURISDICTION_READ, P.OVERSIGHT_SUMMARY_READ}
     ),
