@@ -31,3 +31,11 @@ class FrozenClock:
     def advance(self, **kwargs: float) -> None:
         """Move forward, e.g. ``advance(minutes=31)``."""
         self._now += timedelta(**kwargs)
+
+    def set(self, moment: datetime) -> None:
+        """Jump to ``moment`` (forward only: time in a test never runs backwards)."""
+        if moment.tzinfo is None:
+            raise ValueError("the clock keeps timezone-aware UTC times")
+        if moment < self._now:
+            raise ValueError("the clock only moves forward")
+        self._now = moment

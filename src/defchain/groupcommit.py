@@ -78,6 +78,7 @@ class GroupWriter:
         begin: Callable[[Session], None] | None = None,
         idle: Callable[[Session], bool] | None = None,
         idle_after: float = 1.0,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -88,6 +89,9 @@ class GroupWriter:
         # more remains. Jobs always go first.
         self._idle = idle
         self._idle_after = idle_after
+        # Called (on the writer thread) after each batch committed: wakes the work that
+        # follows a commit, such as triage. Must be quick and must not raise.
+        self._after_commit = after_commit
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -229,6 +233,11 @@ class GroupWriter:
         session.close()
         self.batches += 1
         self.jobs += len(jobs)
+        if self._after_commit is not None:
+            try:
+                self._after_commit()
+            except Exception:
+                log.exception("the writer's after-commit hook failed")
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
             if ok:
                 job.future.set_result(value)

@@ -259,3 +259,26 @@ def search_text(*parts: object) -> str:
 def label_set(labels: list[str]) -> str:
     """The searchable form of a label list: ``,cji,health,``."""
     return "," + ",".join(sorted(set(labels))) + ("," if labels else "")
+
+
+class Setting(StrEnum):
+    """Where the worrying behavior happened or is aimed (a tip question)."""
+
+    SCHOOL = "school"
+    WORKPLACE = "workplace"
+    PUBLIC_PLACE = "public_place"
+    HOME = "home"
+    ONLINE = "online"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+SETTING_LABELS: dict[Setting, str] = {
+    Setting.SCHOOL: "A school or college",
+    Setting.WORKPLACE: "A workplace",
+    Setting.PUBLIC_PLACE: "A public place",
+    Setting.HOME: "A home",
+    Setting.ONLINE: "Online",
+    Setting.OTHER: "Somewhere else",
+    Setting.UNKNOWN: "Don't know",
+}

@@ -29,6 +29,7 @@ from defchain.intake.rules import (
     DenialCategory,
     ReportKind,
     SarCode,
+    Setting,
     StrawIndicator,
     YesNoUnknown,
     is_future,
@@ -110,6 +111,12 @@ class TipDetails(_In):
     date_or_target: YesNoUnknown = YesNoUnknown.UNKNOWN
     date_or_target_text: Medium = ""
     how_known: Medium = ""
+    # Structured answers the triage rules read; all optional, "unknown" when not asked.
+    threat_to_others: YesNoUnknown = YesNoUnknown.UNKNOWN
+    preparation: YesNoUnknown = YesNoUnknown.UNKNOWN
+    self_harm: YesNoUnknown = YesNoUnknown.UNKNOWN
+    grievance: YesNoUnknown = YesNoUnknown.UNKNOWN
+    setting: Setting = Setting.UNKNOWN
 
 
 class SarDetails(_In):

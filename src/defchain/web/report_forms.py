@@ -19,6 +19,7 @@ from defchain.intake.rules import (
     CHANNEL_LABELS,
     DENIAL_LABELS,
     SAR_LABELS,
+    SETTING_LABELS,
     STRAW_LABELS,
     Concern,
 )
@@ -209,6 +210,38 @@ FORMS: dict[ReportKind, KindForm] = {
                             "How does the caller know?",
                             "textarea",
                             maxlength=2000,
+                        ),
+                        Field(
+                            "details.threat_to_others",
+                            "Did they threaten to hurt or kill other people?",
+                            "radios",
+                            YES_NO_UNKNOWN,
+                        ),
+                        Field(
+                            "details.preparation",
+                            "Have they done anything to prepare?",
+                            "radios",
+                            YES_NO_UNKNOWN,
+                            hint="Getting weapons, practising, watching or visiting a place, "
+                            "writing a plan.",
+                        ),
+                        Field(
+                            "details.self_harm",
+                            "Did they talk about hurting or killing themselves?",
+                            "radios",
+                            YES_NO_UNKNOWN,
+                        ),
+                        Field(
+                            "details.grievance",
+                            "Are they fixated on a grudge against a person, group or place?",
+                            "radios",
+                            YES_NO_UNKNOWN,
+                        ),
+                        Field(
+                            "details.setting",
+                            "Where is this happening?",
+                            "radios",
+                            _opts(SETTING_LABELS),
                         ),
                     ),
                 ),

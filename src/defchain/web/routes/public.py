@@ -72,9 +72,25 @@ TEXT_FIELDS = (
     "date_or_target",
     "date_or_target_text",
     "how_known",
+    "threat_to_others",
+    "preparation",
+    "self_harm",
+    "grievance",
+    "setting",
 )
 SUBJECT_FIELDS = ("name", "nickname", "school", "workplace", "online_handle")
-DETAIL_FIELDS = ("weapons", "weapons_text", "date_or_target", "date_or_target_text", "how_known")
+DETAIL_FIELDS = (
+    "weapons",
+    "weapons_text",
+    "date_or_target",
+    "date_or_target_text",
+    "how_known",
+    "threat_to_others",
+    "preparation",
+    "self_harm",
+    "grievance",
+    "setting",
+)
 YES_NO_UNKNOWN = ("yes", "no", "unknown")
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -118,7 +134,15 @@ def _report_page(
 def report_form(request: Request, db: Db) -> Response:
     """The guided tip form (or a page saying where else to report)."""
     places = _intake_places(db)
-    values: dict[str, Any] = {"weapons": "unknown", "date_or_target": "unknown"}
+    values: dict[str, Any] = {
+        "weapons": "unknown",
+        "date_or_target": "unknown",
+        "threat_to_others": "unknown",
+        "preparation": "unknown",
+        "self_harm": "unknown",
+        "grievance": "unknown",
+        "setting": "unknown",
+    }
     if len(places) == 1:
         values["jurisdiction_id"] = str(places[0][0])
     return _report_page(request, places, values)
