@@ -56,6 +56,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+TARGET_TRIAGE_P95_S = 2.0  # acknowledgement to triage suggestion, under this load
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 PG_BENCH_DB = "defchain_bench"
@@ -337,6 +338,8 @@ def _env(url: str, secret: str) -> dict[str, str]:
         DEFCHAIN_SECRET_KEY=secret,
         DEFCHAIN_COOKIE_SECURE="false",  # plain http on 127.0.0.1
         DEFCHAIN_PUBLIC_RATE_LIMIT_PER_MINUTE="10000",
+        # --no-pipeline: intake alone, without triage after each commit (a diagnosis aid).
+        DEFCHAIN_PIPELINE=os.environ.get("BENCH_PIPELINE", "true"),
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -427,6 +430,55 @@ def count_rows(url: str) -> dict[str, int]:
         engine.dispose()
 
 
+def triage_latency(url: str, sample: Sample, *, timeout: float = 120.0) -> None:
+    """Wait until the pipeline has processed every report, then measure, for each report
+    acknowledged in the window, the time from its acknowledgement to its triage
+    suggestion (the suggestion's ``created_at``, written by the server's clock)."""
+    from sqlalchemy import bindparam, create_engine, text
+
+    if not sample.acks:
+        return
+    engine = create_engine(url)
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            with engine.connect() as c:
+                waiting = c.execute(
+                    text("SELECT count(*) FROM reports WHERE processed_at IS NULL")
+                ).scalar_one()
+            if not waiting:
+                break
+            time.sleep(0.2)
+        sample.triage_drain_s = time.monotonic() - started
+        acked = dict(sample.acks)
+        created: dict[int, float] = {}
+        ids = list(acked)
+        with engine.connect() as c:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                query = text(
+                    "SELECT report_id, min(created_at) FROM triage_suggestions "
+                    "WHERE report_id IN :ids GROUP BY report_id"
+                ).bindparams(bindparam("ids", expanding=True))
+                rows = c.execute(query, {"ids": chunk})
+                for report_id, at in rows:
+                    if isinstance(at, str):  # SQLite keeps ISO text
+                        at = datetime.fromisoformat(at)
+                    if at.tzinfo is None:
+                        at = at.replace(tzinfo=UTC)
+                    created[int(report_id)] = at.timestamp()
+        delays = [created[i] - acked[i] for i in ids if i in created]
+        missing = len(ids) - len(delays)
+        if missing:
+            print(f"  WARNING: {missing} acknowledged report(s) have no triage suggestion")
+        if delays:
+            sample.triage_p50_s = _percentile(delays, 0.50)
+            sample.triage_p95_s = _percentile(delays, 0.95)
+            sample.triage_max_s = max(delays)
+    finally:
+        engine.dispose()
+
+
 # --- load -----------------------------------------------------------------------------
 
 
@@ -443,6 +495,13 @@ class Sample:
     acked: int = 0  # acknowledged over the whole run, warm-up included
     app_cpu_ms: float = float("nan")  # server CPU (all its processes) per acknowledged tip
     gen_cpu_ms: float = float("nan")  # this load generator's CPU per acknowledged tip
+    # API path: (report id, wall-clock time of the acknowledgement) within the window,
+    # to measure how long after its acknowledgement each report got its triage suggestion.
+    acks: list[tuple[int, float]] = field(default_factory=list)
+    triage_p50_s: float = float("nan")
+    triage_p95_s: float = float("nan")
+    triage_max_s: float = float("nan")
+    triage_drain_s: float = float("nan")  # after the load stopped, until nothing waited
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -564,6 +623,11 @@ async def load(
                     sample.statuses[status] += 1
                     if good:
                         latencies.append(t1 - t0)
+                        if path == "api":
+                            with contextlib.suppress(ValueError, KeyError, TypeError):
+                                sample.acks.append(
+                                    (int(json.loads(response.body)["id"]), time.time())
+                                )
                 next(counter)
         finally:
             await conn.close()
@@ -708,6 +772,15 @@ def bench_backend(
                         server_pgid=servers[server_of(p)].pid,
                     )
                 )
+                if p == "api":
+                    triage_latency(url, sample)
+                    print(
+                        f"  run {run + 1} {backend:8} triage after ack: p50 "
+                        f"{sample.triage_p50_s:.2f} s p95 {sample.triage_p95_s:.2f} s max "
+                        f"{sample.triage_max_s:.2f} s (backlog drained "
+                        f"{sample.triage_drain_s:.1f} s after the load stopped)",
+                        flush=True,
+                    )
                 print(
                     f"  run {run + 1} {backend:8} {p:15} {sample.tips_per_s:8.0f}/s "
                     f"p50 {sample.p50_ms:6.1f} ms p99 {sample.p99_ms:7.1f} ms "
@@ -779,6 +852,22 @@ def summarize(all_runs: dict[str, list[list[Sample]]], args: argparse.Namespace)
                     failures.append(f"{p}/{backend}: p99 {p99:.0f} ms > {TARGET_P99_MS:g}")
                 if rate < TARGET_TIPS[backend]:
                     failures.append(f"{p}/{backend}: {rate:.0f}/s < {TARGET_TIPS[backend]:g}")
+    print()
+    for backend, runs in all_runs.items():
+        api = [
+            s for run in runs for s in run if s.path == "api" and s.triage_p95_s == s.triage_p95_s
+        ]
+        if api:
+            p95 = statistics.median(s.triage_p95_s for s in api)
+            p50 = statistics.median(s.triage_p50_s for s in api)
+            worst = max(s.triage_max_s for s in api)
+            print(
+                f"triage suggestion after acknowledgement ({backend}, api path): "
+                f"p50 {p50:.2f} s, p95 {p95:.2f} s (target <= {TARGET_TRIAGE_P95_S:g} s), "
+                f"max {worst:.2f} s"
+            )
+            if p95 > TARGET_TRIAGE_P95_S:
+                failures.append(f"triage/{backend}: p95 {p95:.2f} s > {TARGET_TRIAGE_P95_S:g} s")
     print()
     measured = any(s.path in ("api", "form") for runs in all_runs.values() for r in runs for s in r)
     if not measured:
@@ -860,8 +949,15 @@ def main() -> int:
         help="also run the SQLite ceiling without the write lock (busy timeout only)",
     )
     parser.add_argument("--shutdown-check", action="store_true")
+    parser.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="serve without triage after each commit (to see what the pipeline costs)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
+    if args.no_pipeline:
+        os.environ["BENCH_PIPELINE"] = "false"
     args.paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     if args.compare_nolock and "ceiling-nolock" not in args.paths:
         args.paths.insert(1, "ceiling-nolock")

@@ -46,9 +46,14 @@ class Settings(BaseSettings):
         le=10_000,
         description="Public tip page: POSTs per client per minute (keyed hash, memory only).",
     )
-    link_reports: bool = Field(
+    pipeline: bool = Field(
         default=True,
-        description="Link reports to persons in the background when intake is idle.",
+        description="Link, triage and route each report right after the commit that stored it.",
+    )
+    sweep_interval: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds between sweeps of the chain's breaks in one worker; 0: no sweep.",
     )
     cookie_secure: bool | None = Field(
         default=None, description="Force the Secure cookie flag; default: on unless demo."

@@ -9,7 +9,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from defchain import audit
-from defchain.access import Actor, Agency, TeamMembership, User, UserSession, auth, service
+from defchain.access import (
+    Actor,
+    Agency,
+    TeamMembership,
+    User,
+    UserSession,
+    auth,
+    queries,
+    service,
+)
 from defchain.access.rules import AgencyKind, Role
 from defchain.access.schemas import AgencyIn, JurisdictionIn, TeamIn, UserIn
 from defchain.access.security import verify_password
@@ -447,3 +456,200 @@ def test_actor_for_reflects_teams_and_leads(cast: Cast) -> None:
     assert cast.actor("member_b").led_team_ids == frozenset()
     assert cast.actor("user_c").team_ids == frozenset()
     assert cast.actor("user_c").grants == {}
+
+
+# --- notification preferences -------------------------------------------------------------
+
+
+def _prefs(cast: Cast, clock: FrozenClock, name: str, **values: Any) -> User:
+    fields = {"on_duty": False, "quiet_start": "", "quiet_end": "", **values}
+    user = cast.user(name)
+    return service.update_preferences(
+        cast.session, actor=cast.actor(name), user_id=user.id, now=clock.now(), **fields
+    )
+
+
+def test_a_user_sets_their_own_preferences_and_it_is_audited(
+    cast: Cast, db: Session, clock: FrozenClock
+) -> None:
+    head = _head(db)
+    user = _prefs(cast, clock, "lead_a", on_duty=True, quiet_start="22:00", quiet_end="06:30")
+    assert (user.on_duty, user.quiet_start, user.quiet_end) == (True, "22:00", "06:30")
+    [event] = _events_after(db, head)
+    assert event.tag == "access:user:preferences_changed"
+    assert (event.subject_type, event.subject_id) == ("user", str(cast.lead_a.id))
+    assert event.actor_id == cast.lead_a.id
+    assert event.changes == {
+        "on_duty": [False, True],
+        "quiet_start": ["", "22:00"],
+        "quiet_end": ["", "06:30"],
+    }
+    # Saving the same values again writes nothing; clearing both removes quiet hours.
+    _prefs(cast, clock, "lead_a", on_duty=True, quiet_start="22:00", quiet_end="06:30")
+    assert len(_events_after(db, head)) == 1
+    _prefs(cast, clock, "lead_a", on_duty=True)
+    assert (cast.lead_a.quiet_start, cast.lead_a.quiet_end) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"quiet_start": "22:00"}, "quiet_end"),
+        ({"quiet_end": "07:00"}, "quiet_start"),
+        ({"quiet_start": "25:00", "quiet_end": "07:00"}, "quiet_start"),
+        ({"quiet_start": "22:00", "quiet_end": "7pm"}, "quiet_end"),
+        ({"quiet_start": "08:00", "quiet_end": "08:00"}, "quiet_end"),
+    ],
+)
+def test_bad_quiet_hours_name_the_field_and_change_nothing(
+    cast: Cast, db: Session, clock: FrozenClock, values: dict[str, str], field: str
+) -> None:
+    head = _head(db)
+    with pytest.raises(ValidationFailed) as refused:
+        _prefs(cast, clock, "analyst_a", on_duty=True, **values)
+    assert refused.value.field == field
+    assert refused.value.message.startswith(f"{field}:")
+    assert (cast.analyst_a.on_duty, cast.analyst_a.quiet_start) == (False, "")
+    assert _events_after(db, head) == []
+
+
+def test_nobody_else_changes_a_users_preferences(
+    cast: Cast, db: Session, clock: FrozenClock
+) -> None:
+    for actor in (cast.actor("admin"), cast.actor("lead_a"), SYSTEM):
+        with pytest.raises(PermissionDenied):
+            service.update_preferences(
+                db,
+                actor=actor,
+                user_id=cast.analyst_a.id,
+                on_duty=True,
+                quiet_start="",
+                quiet_end="",
+                now=clock.now(),
+            )
+    assert cast.analyst_a.on_duty is False
+
+
+# --- escalation contacts ----------------------------------------------------------------------
+
+
+def test_agency_contacts_are_saved_and_audited(cast: Cast, db: Session, clock: FrozenClock) -> None:
+    head = _head(db)
+    service.update_agency(
+        db,
+        actor=cast.actor("admin"),
+        agency=cast.agency_a,
+        data=_agency_in(
+            cast.agency_a,
+            primary_contact_id=cast.analyst_a.id,
+            secondary_contact_id=cast.lead_a.id,
+            head_user_id=cast.admin.id,
+        ),
+        now=clock.now(),
+    )
+    [event] = _events_after(db, head)
+    assert event.tag == "access:agency:updated"
+    assert event.changes == {
+        "primary_contact_id": [None, cast.analyst_a.id],
+        "secondary_contact_id": [None, cast.lead_a.id],
+        "head_user_id": [None, cast.admin.id],
+    }
+    assert queries.escalation_contacts(db, cast.agency_a.id) == {
+        "primary": cast.analyst_a,
+        "secondary": cast.lead_a,
+        "head": cast.admin,
+    }
+
+
+@pytest.mark.parametrize("field", ["primary_contact_id", "secondary_contact_id", "head_user_id"])
+def test_a_contact_from_another_agency_is_refused_by_field(
+    cast: Cast, db: Session, clock: FrozenClock, field: str
+) -> None:
+    head = _head(db)
+    with pytest.raises(ValidationFailed) as refused:
+        service.update_agency(
+            db,
+            actor=cast.actor("admin"),
+            agency=cast.agency_a,
+            data=_agency_in(cast.agency_a, **{field: cast.member_b.id}),
+            now=clock.now(),
+        )
+    assert refused.value.field == field
+    assert "user of this agency" in refused.value.message
+    assert getattr(cast.agency_a, field) is None
+    assert _events_after(db, head) == []
+
+
+def test_contacts_must_be_enabled_distinct_and_unknown_ids_are_refused(
+    cast: Cast, db: Session, clock: FrozenClock
+) -> None:
+    admin = cast.actor("admin")
+    service.set_disabled(db, actor=admin, user=cast.analyst_a, disabled=True, now=clock.now())
+    cases = [
+        ({"primary_contact_id": cast.analyst_a.id}, "primary_contact_id", "disabled"),
+        ({"head_user_id": 999_999}, "head_user_id", "user of this agency"),
+        (
+            {"primary_contact_id": cast.lead_a.id, "secondary_contact_id": cast.lead_a.id},
+            "secondary_contact_id",
+            "other than the primary",
+        ),
+    ]
+    for changes, field, words in cases:
+        with pytest.raises(ValidationFailed) as refused:
+            service.update_agency(
+                db,
+                actor=admin,
+                agency=cast.agency_a,
+                data=_agency_in(cast.agency_a, **changes),
+                now=clock.now(),
+            )
+        assert refused.value.field == field and words in refused.value.message
+    with pytest.raises(ValidationFailed) as new_agency:
+        service.create_agency(
+            db,
+            actor=admin,
+            now=clock.now(),
+            data=AgencyIn(
+                name="Agency D",
+                kind=AgencyKind.POLICE,
+                jurisdiction_id=cast.jurisdiction.id,
+                head_user_id=cast.lead_a.id,
+            ),
+        )
+    assert new_agency.value.field == "head_user_id"
+
+
+def test_escalation_helpers_skip_who_cannot_act(
+    cast: Cast, db: Session, clock: FrozenClock
+) -> None:
+    admin = cast.actor("admin")
+    service.update_agency(
+        db,
+        actor=admin,
+        agency=cast.agency_a,
+        data=_agency_in(cast.agency_a, primary_contact_id=cast.analyst_a.id),
+        now=clock.now(),
+    )
+    cast.analyst_a.on_duty = cast.lead_a.on_duty = cast.member_b.on_duty = True
+    db.flush()
+    assert queries.on_duty_users(db, cast.agency_a.id) == [cast.analyst_a, cast.lead_a]
+    assert queries.on_duty_users(db, cast.agency_c.id) == []
+    assert queries.team_leads(db, cast.team.id) == [cast.lead_a]
+    assert queries.escalation_contacts(db, 999_999) == dict.fromkeys(
+        ("primary", "secondary", "head")
+    )
+
+    service.set_disabled(db, actor=admin, user=cast.analyst_a, disabled=True, now=clock.now())
+    service.set_disabled(db, actor=admin, user=cast.lead_a, disabled=True, now=clock.now())
+    assert queries.on_duty_users(db, cast.agency_a.id) == []
+    assert queries.team_leads(db, cast.team.id) == []
+    assert queries.escalation_contacts(db, cast.agency_a.id)["primary"] is None
+    assert cast.agency_a.primary_contact_id == cast.analyst_a.id  # kept, but not reached
+    # Saving the agency for another change keeps a contact disabled since then.
+    service.update_agency(
+        db,
+        actor=admin,
+        agency=cast.agency_a,
+        data=_agency_in(cast.agency_a, phone="555-0101", primary_contact_id=cast.analyst_a.id),
+        now=clock.now(),
+    )

@@ -14,10 +14,12 @@ def test_audit_verify_passes_on_a_clean_database(seeded: Seeded) -> None:
     result = seeded.cli.run("audit", "verify")
 
     assert result.exit_code == 0, result.output
-    # The demo's places, people and team (15 events), its reports (35 more), and linking
-    # their subjects to the person registry (32 more: persons created, links, a review).
-    assert "Events checked: 82" in result.output
-    assert seeded.cli.count(AuditEvent) == 82
+    # The demo's places, people and team (15 events), its reports (35 more), linking their
+    # subjects to the person registry (32 more: persons created, links, a review), three
+    # routing rules, a triage suggestion per report (22), and the routing rules' hand-offs
+    # to the school district and behavioral health (7) with their info copies (7).
+    assert "Events checked: 121" in result.output
+    assert seeded.cli.count(AuditEvent) == 121
     assert "OK" in result.output
 
 

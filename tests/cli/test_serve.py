@@ -114,3 +114,85 @@ def test_serve_keeps_no_access_log_by_default(cli: Cli, tmp_path: Any) -> None:
     assert "/healthz" not in output and "127.0.0.1:" not in output.replace(
         f"http://127.0.0.1:{port}", ""
     )
+
+
+def test_serve_triages_new_reports_in_its_chain_process(cli: Cli, tmp_path: Any) -> None:
+    # A report stored while nothing ran (a bulk import, say) is triaged by the chain
+    # process that `defchain serve` starts beside the web workers.
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import select
+
+    from defchain.access import Actor, Jurisdiction
+    from defchain.clock import SystemClock
+    from defchain.intake import Report
+    from defchain.intake import service as intake_service
+    from defchain.intake.schemas import parse_report
+
+    cli.run("init")
+    assert cli.run("demo").exit_code == 0
+    now = SystemClock().now()
+    with cli.session() as session:
+        jurisdiction = session.scalars(select(Jurisdiction)).one()
+        data = parse_report(
+            {
+                "kind": "tip",
+                "channel": "phone",
+                "jurisdiction_id": jurisdiction.id,
+                "danger_now": True,
+                "narrative": "Caller says a man with a gun is walking toward the school now.",
+            },
+            now=now,
+        )
+        report = intake_service.receive(
+            session, data=data, source=intake_service.Source(actor=Actor.system("test")), now=now
+        )
+        session.commit()
+        report_id = report.id
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DEFCHAIN_DEMO": "1", "DEFCHAIN_DATABASE_URL": cli.url}
+    command = [sys.executable, "-m", "defchain.cli.main", "serve", "--port", str(port)]
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            priority = None
+            while time.monotonic() < deadline:
+                with cli.session() as session:
+                    stored = session.get(Report, report_id)
+                    assert stored is not None
+                    if stored.processed_at is not None:
+                        priority = stored.priority
+                        break
+                time.sleep(0.3)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert priority == "P1", log.read_text()[-2000:]
+    # Stopping serve stops its chain process too.
+    deadline = time.monotonic() + 10
+    while _chain_processes(cli.url) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _chain_processes(cli.url) == []
+
+
+def _chain_processes(database_url: str) -> list[int]:
+    """Live ``defchain.chain.runner`` processes serving this database."""
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"defchain.chain.runner" in cmdline and database_url.encode() in environ:
+            found.append(int(proc.name))
+    return found

@@ -32,7 +32,8 @@ def settings() -> Settings:
         secret_key=SECRET,
         cookie_secure=False,
         database_url="sqlite://",
-        link_reports=False,
+        pipeline=False,
+        sweep_interval=0,
     )
 
 

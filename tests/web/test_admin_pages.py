@@ -250,3 +250,96 @@ def test_navigation_follows_the_role(cast: Any, browser_for: Any) -> None:
     assert 'href="/admin/users"' not in analyst_home
     assert 'href="/oversight"' in oversight_home and 'href="/teams"' not in oversight_home
     assert 'href="/audit"' not in analyst_home
+
+
+# --- escalation contacts on the agency form -----------------------------------------------
+
+
+def _agency_edit_form(cast: Any, **contacts: Any) -> dict[str, Any]:
+    return {
+        "name": cast.agency_a.name,
+        "kind": cast.agency_a.kind,
+        "jurisdiction_id": str(cast.jurisdiction.id),
+        "active": "on",
+        **{field: str(value) for field, value in contacts.items()},
+    }
+
+
+def test_the_agency_form_offers_the_agencys_active_users_as_contacts(
+    cast: Any, browser_for: Any, db: Any
+) -> None:
+    cast.oversight.disabled = True
+    db.flush()
+    page = browser_for(cast.admin.id).get(f"/admin/agencies/{cast.agency_a.id}/edit").text
+    for field in ("primary_contact_id", "secondary_contact_id", "head_user_id"):
+        assert f'name="{field}"' in page
+    assert f'value="{cast.lead_a.id}"' in page  # staff of agency A
+    assert f'value="{cast.member_b.id}"' not in page  # staff of agency B
+    assert f'value="{cast.oversight.id}"' not in page  # disabled
+    # A new agency has no staff yet: no contact fields.
+    assert (
+        'name="primary_contact_id"'
+        not in browser_for(cast.admin.id).get("/admin/agencies/new").text
+    )
+
+
+def test_admin_sets_escalation_contacts_and_it_is_audited(
+    cast: Any, browser_for: Any, db: Any
+) -> None:
+    client = browser_for(cast.admin.id)
+    response = client.form(
+        f"/admin/agencies/{cast.agency_a.id}/edit",
+        _agency_edit_form(cast, primary_contact_id=cast.lead_a.id, head_user_id=cast.admin.id),
+    )
+    assert response.status_code == 303
+    db.refresh(cast.agency_a)
+    assert (
+        cast.agency_a.primary_contact_id,
+        cast.agency_a.secondary_contact_id,
+        cast.agency_a.head_user_id,
+    ) == (cast.lead_a.id, None, cast.admin.id)
+    event = db.scalar(select(AuditEvent).where(AuditEvent.tag == "access:agency:updated"))
+    assert event.changes == {
+        "primary_contact_id": [None, cast.lead_a.id],
+        "head_user_id": [None, cast.admin.id],
+    }
+    page = client.get(f"/admin/agencies/{cast.agency_a.id}/edit").text
+    assert f'<option value="{cast.lead_a.id}" selected>' in page
+    # Choosing nothing clears a contact.
+    assert (
+        client.form(
+            f"/admin/agencies/{cast.agency_a.id}/edit",
+            _agency_edit_form(cast, head_user_id=cast.admin.id),
+        ).status_code
+        == 303
+    )
+    db.refresh(cast.agency_a)
+    assert cast.agency_a.primary_contact_id is None
+
+
+def test_a_contact_from_another_agency_names_the_field_and_writes_nothing(
+    cast: Any, browser_for: Any, db: Any
+) -> None:
+    events_before = db.scalar(select(func.count(AuditEvent.id)))
+    response = browser_for(cast.admin.id).form(
+        f"/admin/agencies/{cast.agency_a.id}/edit",
+        _agency_edit_form(cast, secondary_contact_id=cast.member_b.id),
+    )
+    assert response.status_code == 422
+    assert any(
+        e.startswith("Secondary contact:") and "user of this agency" in e
+        for e in field_errors(response.text)
+    )
+    assert "secondary_contact_id" in response.text  # the summary names the field
+    db.refresh(cast.agency_a)
+    assert cast.agency_a.secondary_contact_id is None
+    assert db.scalar(select(func.count(AuditEvent.id))) == events_before
+
+
+def test_a_contact_that_is_not_a_number_names_the_field(cast: Any, browser_for: Any) -> None:
+    response = browser_for(cast.admin.id).form(
+        f"/admin/agencies/{cast.agency_a.id}/edit",
+        _agency_edit_form(cast, head_user_id="the chief"),
+    )
+    assert response.status_code == 422
+    assert any(e.startswith("Agency head:") for e in field_errors(response.text))

@@ -18,6 +18,8 @@ from defchain.access import Actor
 from defchain.intake import Attachment
 from defchain.people import MergeProposal
 from defchain.people import service as people_service
+from defchain.triage import Cluster, ClusterMember, deadlines, routing_service
+from defchain.triage import service as triage
 from tests.conftest import receive_public_tip
 from tests.web.test_people_pages import make_registry, use_test_model
 
@@ -88,6 +90,13 @@ MATRIX: list[Case] = [
         "/account/password",
         only(ALL, 422),
         {"current_password": "not my password", "new_password": "whatever it is now"},
+    ),
+    Case(
+        "POST",
+        "/account/preferences",
+        "/account/preferences",
+        only(ALL, 303),
+        {"on_duty": "on", "quiet_start": "22:00", "quiet_end": "07:00"},
     ),
     Case("GET", "/audit", "/audit", only(("auditor", "admin"), 200)),
     Case("POST", "/audit/verify", "/audit/verify", only(("auditor", "admin"), 200)),
@@ -331,6 +340,105 @@ MATRIX += [
     ),
 ]
 
+# Routing rules: administrators only (``triage:routing:manage``); ``records`` makes one.
+ROUTING_RULE = {"name": "Schools to B", "agency_id": "{agency_b}", "kinds": "tip"}
+ROUTING_SAMPLE = {
+    "kind": "tip",
+    "jurisdiction_id": "{jurisdiction}",
+    "from_agency_id": "{agency_a}",
+    "school": "Lincoln High",
+}
+MATRIX += [
+    Case("GET", "/admin/routing", "/admin/routing", only(ADMIN, 200)),
+    Case("GET", "/admin/routing/new", "/admin/routing/new", only(ADMIN, 200)),
+    Case("POST", "/admin/routing/new", "/admin/routing/new", only(ADMIN, 303), ROUTING_RULE),
+    Case("POST", "/admin/routing/test", "/admin/routing/test", only(ADMIN, 200), ROUTING_SAMPLE),
+    Case("GET", "/admin/routing/{rule_id}", "/admin/routing/{routing_rule}", only(ADMIN, 200)),
+    Case(
+        "POST",
+        "/admin/routing/{rule_id}",
+        "/admin/routing/{routing_rule}",
+        only(ADMIN, 303),
+        ROUTING_RULE,
+    ),
+    Case(
+        "POST",
+        "/admin/routing/{rule_id}/move",
+        "/admin/routing/{routing_rule}/move",
+        only(ADMIN, 303),
+        {"direction": "up"},
+    ),
+    Case(
+        "POST",
+        "/admin/routing/{rule_id}/delete",
+        "/admin/routing/{routing_rule}/delete",
+        only(ADMIN, 303),
+    ),
+]
+
+# Triage: agency A's report (its panel's forms and its cluster), a hand-off to agency B
+# (acknowledged by B's staff or an administrator), the queue, breaks, deadlines.
+TRIAGERS = ("analyst_a", "lead_a", "member_b", "user_c", "admin")  # triage:report:decide
+MATRIX += [
+    Case(
+        "POST",
+        "/reports/{report_id}/triage",
+        "/reports/{report}/triage",
+        only(READERS, 303, **OUTSIDERS),
+        {"priority": "P3", "reason": "A grudge, no threat of violence."},
+    ),
+    Case(
+        "POST",
+        "/reports/{report_id}/acknowledge",
+        "/reports/{report}/acknowledge",
+        only(READERS, 303, **OUTSIDERS),
+    ),
+    Case(
+        "POST",
+        "/reports/{report_id}/handoff",
+        "/reports/{report}/handoff",
+        only(READERS, 303, **OUTSIDERS),
+        {"kind": "owner", "to_agency_id": "{agency_b}", "handoff_reason": "Their student."},
+    ),
+    Case("GET", "/triage", "/triage", only(STAFF, 200)),
+    Case(
+        "GET",
+        "/triage/clusters/{cluster_id}",
+        "/triage/clusters/{cluster}",
+        only(READERS, 200, **OUTSIDERS),
+    ),
+    Case(
+        "POST",
+        "/triage/clusters/{cluster_id}/decide",
+        "/triage/clusters/{cluster}/decide",
+        only(READERS, 303, **OUTSIDERS),
+        {"priority": "P3", "reason": "The same post, reported again."},
+    ),
+    Case(
+        "POST",
+        "/triage/clusters/{cluster_id}/handoff",
+        "/triage/clusters/{cluster}/handoff",
+        only(READERS, 303, **OUTSIDERS),
+        {"to_agency_id": "{agency_b}", "handoff_reason": "Their students."},
+    ),
+    Case("GET", "/handoffs", "/handoffs", only(TRIAGERS, 200)),
+    Case(
+        "POST",
+        "/handoffs/{handoff_id}/acknowledge",
+        "/handoffs/{handoff}/acknowledge",
+        only(("member_b", "admin"), 303, analyst_a=404, lead_a=404, user_c=404),
+    ),
+    Case("GET", "/chain/breaks", "/chain/breaks", only(TRIAGERS, 200)),
+    Case("GET", "/admin/deadlines", "/admin/deadlines", only(ADMIN, 200)),
+    Case(
+        "POST",
+        "/admin/deadlines",
+        "/admin/deadlines",
+        only(ADMIN, 303),
+        {"jurisdiction_id": "{jurisdiction}", "overrides": "P2.assessed = 12h"},
+    ),
+]
+
 # Routes that are not the app's own pages.
 NOT_PAGES = {("GET", "/api/openapi.json")}
 
@@ -347,9 +455,9 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 @pytest.fixture
 def records(cast: Any, db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """An anonymous public tip at agency A with an attachment, and a notification for
-    analyst_a: the records the report and notification routes act on; and the person
-    registry's (``people_records``)."""
+    """An anonymous public tip at agency A with an attachment, a notification for
+    analyst_a and a routing rule: the records the report, notification and routing routes
+    act on; and the person registry's (``people_records``)."""
     report = receive_public_tip(
         db, cast, clock, narrative="He said he would bring a gun to the game"
     )
@@ -366,13 +474,51 @@ def records(cast: Any, db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> 
     note = notify.notify_user(
         db, user_id=cast.analyst_a.id, tag="test", subject="Something", now=clock.now()
     )
+    rule = routing_service.create_rule(
+        db,
+        actor=Actor.system("test"),
+        data={"name": "Everything to C", "agency_id": cast.agency_c.id},
+        now=clock.now(),
+    )
     db.flush()
     return {
+        **triage_records(cast, db, clock, report),
+        "routing_rule": rule.id,
         "report": report.id,
         "attachment": attachment.id,
         "notification": note.id,
         **people_records(cast, db, clock, monkeypatch),
     }
+
+
+def triage_records(cast: Any, db: Any, clock: Any, report: Any) -> dict[str, int]:
+    """A cluster holding the report (which stays unprocessed, so it stays agency A's),
+    and a second tip handed off to agency B."""
+    now = clock.now()
+    cluster = Cluster(
+        label="Similar: a gun at the game",
+        agency_id=report.agency_id,
+        first_report_id=report.id,
+        size=1,
+        created_at=now,
+        last_at=now,
+    )
+    db.add(cluster)
+    db.flush()
+    db.add(ClusterMember(report_id=report.id, cluster_id=cluster.id, reason="first", added_at=now))
+    other = receive_public_tip(db, cast, clock, narrative="A student posted a threat online")
+    handoff = triage.hand_off_report(
+        db,
+        who=Actor.system("test"),
+        report=other,
+        to_agency_id=cast.agency_b.id,
+        to_team_id=None,
+        reason="Their student.",
+        deadlines=deadlines.deadlines_for("P2", needs_person=False),
+        priority="P2",
+        now=now,
+    )
+    return {"cluster": cluster.id, "handoff": handoff.id}
 
 
 def people_records(

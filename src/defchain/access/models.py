@@ -148,7 +148,8 @@ class Grant(Base):
     grantee_type: Mapped[str] = mapped_column(String(10))
     grantee_id: Mapped[int] = mapped_column(Integer)
     level: Mapped[str] = mapped_column(String(10))
-    granted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None: granted by the system (routing a report to a team or another agency).
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -77,6 +77,58 @@ def team_members(session: Session, team_id: int) -> Sequence[TeamMembership]:
     ).all()
 
 
+def team_leads(session: Session, team_id: int) -> list[User]:
+    """The enabled leads of a team, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(TeamMembership, TeamMembership.user_id == User.id)
+            .where(
+                TeamMembership.team_id == team_id,
+                TeamMembership.is_lead.is_(True),
+                User.disabled.is_(False),
+            )
+            .order_by(User.full_name, User.id)
+        ).all()
+    )
+
+
+def on_duty_users(session: Session, agency_id: int) -> list[User]:
+    """The agency's enabled users who are on duty (P1 alerts reach them at once)."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.agency_id == agency_id, User.on_duty.is_(True), User.disabled.is_(False))
+            .order_by(User.full_name, User.id)
+        ).all()
+    )
+
+
+ESCALATION_KEYS = {
+    "primary": "primary_contact_id",
+    "secondary": "secondary_contact_id",
+    "head": "head_user_id",
+}
+
+
+def escalation_contacts(session: Session, agency_id: int) -> dict[str, User | None]:
+    """The agency's escalation contacts: ``primary``, ``secondary`` and ``head``.
+
+    A contact who has been disabled or has moved to another agency since counts as none
+    (``None``): escalation must reach someone who can act. An unknown agency has none.
+    """
+    agency = session.get(Agency, agency_id)
+    contacts: dict[str, User | None] = dict.fromkeys(ESCALATION_KEYS)
+    if agency is None:
+        return contacts
+    for key, column in ESCALATION_KEYS.items():
+        user_id = getattr(agency, column)
+        user = session.get(User, user_id) if user_id is not None else None
+        if user is not None and not user.disabled and user.agency_id == agency.id:
+            contacts[key] = user
+    return contacts
+
+
 def summary(session: Session, *, now: datetime) -> dict[str, object]:
     """Aggregates only (for oversight): no names, no records."""
     roles: Counter[str] = Counter()

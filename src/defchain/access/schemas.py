@@ -74,6 +74,9 @@ US_STATES = frozenset(
     }
 )
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A time of day on the 24-hour clock, as <input type=time> sends it (seconds, if a
+# browser adds them, are dropped).
+HHMM_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:[0-5]\d(\.\d+)?)?$")
 
 
 class _Input(BaseModel):
@@ -127,6 +130,10 @@ class AgencyIn(_Input):
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
     email: Optional200 = ""
     active: bool = True
+    # Escalation contacts: users of this agency, each optional.
+    primary_contact_id: int | None = Field(default=None, gt=0)
+    secondary_contact_id: int | None = Field(default=None, gt=0)
+    head_user_id: int | None = Field(default=None, gt=0)
 
     @field_validator("email")
     @classmethod
@@ -134,6 +141,27 @@ class AgencyIn(_Input):
         if value and not EMAIL_PATTERN.match(value):
             raise ValueError("must be an e-mail address like name@example.gov")
         return value
+
+
+class PreferencesIn(_Input):
+    """A user's own notification preferences.
+
+    Quiet hours are "HH:MM" in the agency's local time, both or neither (the service
+    checks the pair and names the missing field).
+    """
+
+    on_duty: bool = False
+    quiet_start: str = ""
+    quiet_end: str = ""
+
+    @field_validator("quiet_start", "quiet_end")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if not value:
+            return ""
+        if not HHMM_PATTERN.match(value):
+            raise ValueError("must be a time of day like 22:00 (24-hour clock)")
+        return value[:5]
 
 
 class UserIn(_Input):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,9 +26,9 @@ from defchain.access.models import (
 )
 from defchain.access.policy import Actor, require
 from defchain.access.rules import Permission, Role, password_problem
-from defchain.access.schemas import AgencyIn, JurisdictionIn, TeamIn, UserIn
+from defchain.access.schemas import AgencyIn, JurisdictionIn, PreferencesIn, TeamIn, UserIn
 from defchain.access.security import hash_password
-from defchain.errors import Conflict, NotFound, ValidationFailed
+from defchain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 P = Permission
 
@@ -130,7 +131,42 @@ def update_jurisdiction(
 
 # --- agencies ------------------------------------------------------------------------
 
-AGENCY_FIELDS = ["name", "kind", "jurisdiction_id", "phone", "email", "active"]
+AGENCY_FIELDS = [
+    "name",
+    "kind",
+    "jurisdiction_id",
+    "phone",
+    "email",
+    "active",
+    "primary_contact_id",
+    "secondary_contact_id",
+    "head_user_id",
+]
+CONTACT_FIELDS = ("primary_contact_id", "secondary_contact_id", "head_user_id")
+
+
+def _check_contacts(session: Session, data: AgencyIn, agency: Agency | None) -> None:
+    """Each escalation contact is a user of this agency; a newly chosen one is enabled.
+
+    (A contact already stored stays valid when disabled later, so that saving the form
+    for another change does not fail; the escalation helpers skip disabled users.)
+    """
+    for field in CONTACT_FIELDS:
+        user_id = getattr(data, field)
+        if user_id is None:
+            continue
+        user = session.get(User, user_id)
+        if user is None or agency is None or user.agency_id != agency.id:
+            raise ValidationFailed(f"{field}: must be a user of this agency.", field=field)
+        if user.disabled and getattr(agency, field) != user_id:
+            raise ValidationFailed(f"{field}: this account is disabled.", field=field)
+    if data.primary_contact_id is not None and (
+        data.secondary_contact_id == data.primary_contact_id
+    ):
+        raise ValidationFailed(
+            "secondary_contact_id: must be someone other than the primary contact.",
+            field="secondary_contact_id",
+        )
 
 
 def create_agency(session: Session, *, actor: Actor, data: AgencyIn, now: datetime) -> Agency:
@@ -138,6 +174,7 @@ def create_agency(session: Session, *, actor: Actor, data: AgencyIn, now: dateti
     require(actor, P.ACCESS_AGENCY_WRITE)
     _ensure_unique(session, Agency, Agency.name, data.name, "name")
     _require_exists(session, Jurisdiction, data.jurisdiction_id, "jurisdiction_id")
+    _check_contacts(session, data, None)  # a new agency has no users yet: none may be set
     agency = Agency(**data.model_dump(), created_at=now)
     session.add(agency)
     session.flush()
@@ -155,10 +192,11 @@ def create_agency(session: Session, *, actor: Actor, data: AgencyIn, now: dateti
 def update_agency(
     session: Session, *, actor: Actor, agency: Agency, data: AgencyIn, now: datetime
 ) -> Agency:
-    """Change an agency's details."""
+    """Change an agency's details and escalation contacts (users of the agency)."""
     require(actor, P.ACCESS_AGENCY_WRITE, agency)
     _ensure_unique(session, Agency, Agency.name, data.name, "name", agency.id)
     _require_exists(session, Jurisdiction, data.jurisdiction_id, "jurisdiction_id")
+    _check_contacts(session, data, agency)
     before = _snapshot(agency, AGENCY_FIELDS)
     for field, value in data.model_dump().items():
         setattr(agency, field, value)
@@ -292,6 +330,59 @@ def unlock(session: Session, *, actor: Actor, user: User, now: datetime) -> None
     user.failed_signins = 0
     _audit(session, actor, "access:user:unlocked", user, {"locked_until": [before, None]}, now)
     session.flush()
+
+
+PREFERENCE_FIELDS = ["on_duty", "quiet_start", "quiet_end"]
+
+
+def update_preferences(
+    session: Session,
+    *,
+    actor: Actor,
+    user_id: int,
+    on_duty: bool,
+    quiet_start: str,
+    quiet_end: str,
+    now: datetime,
+) -> User:
+    """A user sets their own notification preferences: on duty (P1 alerts for their
+    agency at once) and quiet hours ("HH:MM" to "HH:MM", their agency's local time, may
+    run over midnight; both empty for none). Nobody else, administrators included, may
+    change them."""
+    require(actor, P.ACCESS_ACCOUNT_MANAGE)
+    if actor.user_id is None or actor.user_id != user_id:
+        raise PermissionDenied("Only the user themself changes their notification preferences.")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    try:
+        data = PreferencesIn(on_duty=on_duty, quiet_start=quiet_start, quiet_end=quiet_end)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "form"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed(f"{field}: {message}", field=field) from exc
+    if data.quiet_start and not data.quiet_end:
+        raise ValidationFailed(
+            "quiet_end: set when quiet hours end too, or clear the start.", field="quiet_end"
+        )
+    if data.quiet_end and not data.quiet_start:
+        raise ValidationFailed(
+            "quiet_start: set when quiet hours start too, or clear the end.", field="quiet_start"
+        )
+    if data.quiet_start and data.quiet_start == data.quiet_end:
+        raise ValidationFailed(
+            "quiet_end: must differ from the start (leave both empty for no quiet hours).",
+            field="quiet_end",
+        )
+    before = _snapshot(user, PREFERENCE_FIELDS)
+    for field_name, value in data.model_dump().items():
+        setattr(user, field_name, value)
+    changes = audit.diff(before, _snapshot(user, PREFERENCE_FIELDS))
+    if changes:
+        _audit(session, actor, "access:user:preferences_changed", user, changes, now)
+    session.flush()
+    return user
 
 
 # --- teams ---------------------------------------------------------------------------

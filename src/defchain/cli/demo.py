@@ -31,6 +31,7 @@ from defchain.access import (
     AgencyKind,
     Label,
     Role,
+    Team,
     User,
     service,
 )
@@ -49,6 +50,8 @@ from defchain.cli.common import (
 )
 from defchain.cli.demo_reports import seed_reports
 from defchain.clock import SystemClock
+from defchain.triage import routing_service
+from defchain.triage.schemas import RoutingRuleIn
 
 FAKER_SEED = 20260105
 DEMO_ACTOR = "cli:demo"
@@ -261,6 +264,7 @@ def seed(session: Session, *, now: datetime) -> DemoSeed:
         county=jurisdiction.county,
         now=now,
     )
+    seed_triage(session, actor=actor, agencies=agencies, users=created, team=team, now=now)
     reports = seed_reports(
         session,
         actor=actor,
@@ -272,6 +276,55 @@ def seed(session: Session, *, now: datetime) -> DemoSeed:
     )
     accounts = [account for _, account in created.values()]
     return DemoSeed(jurisdiction=jurisdiction.name, team=team, accounts=accounts, reports=reports)
+
+
+def seed_triage(
+    session: Session,
+    *,
+    actor: Actor,
+    agencies: dict[AgencyKind, Agency],
+    users: dict[str, tuple[User, DemoAccount]],
+    team: str,
+    now: datetime,
+) -> None:
+    """Escalation contacts, an analyst on duty, and routing rules that send students to
+    the school district and wellness checks to behavioral health, with the team."""
+    police = agencies[AgencyKind.POLICE]
+    school = agencies[AgencyKind.SCHOOL_DISTRICT]
+    health = agencies[AgencyKind.BEHAVIORAL_HEALTH]
+    user = {name: row for name, (row, _) in users.items()}
+    police.primary_contact_id = user["demo.analyst"].id
+    police.secondary_contact_id = user["demo.fusion"].id
+    police.head_user_id = user["demo.admin"].id
+    school.primary_contact_id = user["demo.member"].id
+    health.primary_contact_id = user["demo.lead"].id
+    user["demo.analyst"].on_duty = True
+    session.flush()
+    team_id = session.scalar(select(Team.id).where(Team.name == team))
+    school_name = school.name.replace(" Unified School District (demo)", " High School")
+    rules = (
+        RoutingRuleIn(
+            name="Students of the district's high school go to the school district",
+            school_contains=school_name,
+            agency_id=school.id,
+            team_id=team_id,
+            info_agency_ids=[police.id],
+        ),
+        RoutingRuleIn(
+            name="Wellness checks go to behavioral health",
+            kinds=["wellness_check"],
+            agency_id=health.id,
+            team_id=team_id,
+            info_agency_ids=[police.id],
+        ),
+        RoutingRuleIn(
+            name="Everything else: the police department, with the team",
+            agency_id=police.id,
+            team_id=team_id,
+        ),
+    )
+    for rule in rules:
+        routing_service.create_rule(session, actor=actor, data=rule, now=now)
 
 
 def recreate_database(url: str) -> None:

@@ -12,13 +12,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from faker import Faker
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from defchain import audit
 from defchain.access import Actor, Agency, AgencyKind, User, service
 from defchain.access.schemas import JurisdictionIn
-from defchain.intake import Status, parse_report
+from defchain.intake import Report, Status, parse_report
 from defchain.intake import service as intake
-from defchain.people import service as people
+from defchain.triage import service as triage
 
 REPORTS_SEED = 20261127
 
@@ -271,8 +273,12 @@ def seed_reports(
     seeded = demo_reports(fake, now, school)
     for item in seeded:
         _seed_one(session, item, staff, jurisdiction_id, now)
-    # Link every report's subject to the person registry, as the server does when idle.
-    people.link_pending(session, who=actor, now=now, limit=len(seeded))
+    # Triage, route, link and cluster every report, as the server does after each commit.
+    audit.lock_chain(session)
+    triage.process_pending(session, now=now, limit=len(seeded))
+    # A report closed with a disposition has no open links left to break.
+    for report in session.scalars(select(Report).where(Report.status == Status.CLOSED)):
+        triage.close_links_of_closed_report(session, actor=actor, report=report, now=now)
     return len(seeded)
 
 

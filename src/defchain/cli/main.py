@@ -7,6 +7,7 @@ import typer
 from defchain.cli import (
     agencies,
     audit,
+    chain,
     db,
     demo,
     imports,
@@ -30,6 +31,7 @@ app.command("init")(db.init)
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("import")(imports.import_)
+app.command("sweep")(chain.sweep)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="user")
 app.add_typer(jurisdictions.app, name="jurisdiction")
@@ -37,6 +39,7 @@ app.add_typer(agencies.app, name="agency")
 app.add_typer(audit.app, name="audit")
 app.add_typer(integrations.app, name="integration")
 app.add_typer(people.app, name="people")
+app.add_typer(chain.app, name="triage")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from defchain.access import User
 from defchain.errors import NotFound
 from defchain.notify.models import Notification
+from defchain.notify.rules import quiet_until
 
 
 def notify_user(
@@ -20,20 +22,43 @@ def notify_user(
     body: str = "",
     link: str = "",
     now: datetime,
+    urgent: bool = False,
 ) -> Notification:
     """Queue a notification for one user (flushes, never commits).
 
-    Subjects and bodies must not carry case details that the e-mail channel should not
-    hold: say what happened and link to it.
+    It shows in the app at once. Its e-mail goes out after commit, except that a
+    notification that is not ``urgent`` (P1) written during the recipient's quiet hours
+    waits until they end (``deliver_after``). Subjects and bodies must not carry case
+    details that the e-mail channel should not hold: say what happened and link to it.
     """
     notification = Notification(
-        user_id=user_id, tag=tag, subject=subject[:200], body=body, link=link, created_at=now
+        user_id=user_id,
+        tag=tag,
+        subject=subject[:200],
+        body=body,
+        link=link,
+        created_at=now,
+        urgent=urgent,
+        deliver_after=None if urgent else _end_of_quiet_hours(session, user_id, now),
     )
     session.add(notification)
     session.flush()
     # Tells the boundary to deliver e-mail once this transaction has committed.
     session.info["notifications_pending"] = True
     return notification
+
+
+def _end_of_quiet_hours(session: Session, user_id: int, now: datetime) -> datetime | None:
+    """When the recipient's quiet hours (in their agency's time zone) end, if ``now`` is
+    inside them."""
+    user = session.get(User, user_id)
+    if user is None or not (user.quiet_start and user.quiet_end):
+        return None
+    try:
+        return quiet_until(now, user.agency.jurisdiction.timezone, user.quiet_start, user.quiet_end)
+    except ValueError:
+        # Stored values are validated; a bad one must not lose the notification.
+        return None
 
 
 def unread_count(session: Session, *, user_id: int) -> int:

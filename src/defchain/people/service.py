@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from defchain import audit
 from defchain.access import Actor, Permission, require
+from defchain.db import preassign_ids
 from defchain.errors import Conflict, NotFound, ValidationFailed
 from defchain.intake import Report
 from defchain.people.identifiers import (
@@ -157,6 +158,31 @@ def _display_name(items: Sequence[Normalized]) -> str:
     return "Unnamed person"
 
 
+def _identifier_rows(
+    person_id: int,
+    items: Sequence[Normalized],
+    *,
+    source_type: str,
+    source_id: str,
+    labels: Sequence[str],
+    now: datetime,
+) -> list[Identifier]:
+    return [
+        Identifier(
+            person_id=person_id,
+            kind=item.kind,
+            value=item.value,
+            normalized=item.normalized,
+            detail=dict(item.detail),
+            source_type=source_type,
+            source_id=source_id,
+            labels=list(labels),
+            created_at=now,
+        )
+        for item in items
+    ]
+
+
 def _add_identifiers(
     session: Session,
     person: Person,
@@ -168,21 +194,13 @@ def _add_identifiers(
     now: datetime,
 ) -> list[Identifier]:
     known = {(i.kind, i.value) for i in person.identifiers}
-    added = [
-        Identifier(
-            person_id=person.id,
-            kind=item.kind,
-            value=item.value,
-            normalized=item.normalized,
-            detail=dict(item.detail),
-            source_type=source_type,
-            source_id=source_id,
-            labels=list(labels),
-            created_at=now,
-        )
-        for item in items
-        if (item.kind, item.value) not in known or source_type == "report"
+    fresh = [
+        item for item in items if (item.kind, item.value) not in known or source_type == "report"
     ]
+    added = _identifier_rows(
+        person.id, fresh, source_type=source_type, source_id=source_id, labels=labels, now=now
+    )
+    preassign_ids(session, added)
     session.add_all(added)
     session.flush()
     session.expire(person, ["identifiers"])
@@ -200,19 +218,25 @@ def create_person(
     labels: Sequence[str] = (),
     now: datetime,
 ) -> Person:
-    """A new person with these identifiers (audited)."""
+    """A new person with these identifiers (audited).
+
+    A new person has nothing to reload: its identifiers and blocking keys are written
+    from ``items`` with one batched insert each (this runs for most new reports)."""
     person = Person(display_name=_display_name(items), created_at=now)
     session.add(person)
     session.flush()
-    _add_identifiers(
-        session,
-        person,
-        items,
-        source_type=source_type,
-        source_id=source_id,
-        labels=labels,
-        now=now,
+    added = _identifier_rows(
+        person.id, items, source_type=source_type, source_id=source_id, labels=labels, now=now
     )
+    keys = [
+        BlockingKey(key=key, person_id=person.id)
+        for key in sorted(blocking_keys(profile_of_normalized(items), nicknames()))
+    ]
+    preassign_ids(session, added)
+    preassign_ids(session, keys)
+    session.add_all(added)
+    session.add_all(keys)
+    session.flush()
     _audit(
         session,
         who,

@@ -26,9 +26,7 @@ class TriageSuggestion(Base):
     unknown: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     route_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), default=None)
     route_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), default=None)
-    route_rule_id: Mapped[int | None] = mapped_column(
-        ForeignKey("routing_rules.id"), default=None
-    )
+    route_rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rules.id"), default=None)
     route_reason: Mapped[str] = mapped_column(String(500), default="")
     info_agency_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -150,15 +148,15 @@ class ClusterMember(Base):
 
 
 class ReportKey(Base):
-    """Keys under which a report is found by later near-duplicates: LSH band keys of its
-    text (``text:…``), its place (``place:…``) and its person (``person:…``)."""
+    """The latest report found under a key, per agency: LSH band keys of a report's text
+    (``text:…``), its place (``place:…``) and its person (``person:…``). One row per key,
+    replaced by each newer report, so a near-duplicate finds its cluster with one lookup
+    per key however large the surge (the clusters chain the rest)."""
 
     __tablename__ = "triage_report_keys"
-    __table_args__ = (Index("ix_triage_report_keys_key", "key", "received_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
-    key: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "<agency>|<kind>:<value>"
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

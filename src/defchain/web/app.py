@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -10,20 +10,21 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from defchain import audit
-from defchain.access import Actor
 from defchain.access.auth import AuthPolicy
+from defchain.chain.pipeline import Pipeline
+from defchain.chain.sweep import SweepResult
+from defchain.chain.sweeper import Sweeper, SweepLock
 from defchain.clock import Clock, SystemClock
 from defchain.config import Settings, get_settings
 from defchain.db import make_engine, make_session_factory
 from defchain.errors import DomainError
 from defchain.groupcommit import GroupWriter
-from defchain.notify import SmtpMailer
-from defchain.people import service as people
+from defchain.notify import MailWorker, SmtpMailer
+from defchain.triage.service import Processed
 from defchain.web.deps import AppContext, SigninRequired, csrf_protect
 from defchain.web.routes import (
     accounts,
@@ -35,10 +36,12 @@ from defchain.web.routes import (
     public,
     report_import,
     reports,
+    routing,
     signin,
     teams,
 )
 from defchain.web.routes import people as people_pages
+from defchain.web.routes import triage as triage_pages
 from defchain.web.security import (
     BodyLimitMiddleware,
     CsrfCookieMiddleware,
@@ -78,16 +81,19 @@ def create_app(
         writer=GroupWriter(
             lambda: app.state.ctx.session_factory(),
             begin=audit.lock_chain,
-            idle=_linker(clock or SystemClock()) if settings.link_reports else None,
+            after_commit=lambda: _wake_pipeline(app),
         ),
         mailer=_mailer(settings),
     )
+    app.state.ctx.mail_worker = _mail_worker(app)
+    app.state.ctx.pipeline = _pipeline(app) if settings.pipeline else None
+    app.state.ctx.sweeper = _sweeper(app, engine) if settings.sweep_interval > 0 else None
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The API first: routes are matched in order, and intake under load is its hot path.
     app.include_router(api.router)
-    for module in (signin, home, accounts, admin, teams, audit_log, public, people_pages):
+    for module in (signin, home, accounts, admin, routing, teams, audit_log, public, people_pages):
         app.include_router(module.router)
-    for module in (report_import, reports, notifications):  # /reports/import before /reports/{id}
+    for module in (report_import, triage_pages, reports, notifications):  # import before {id}
         app.include_router(module.router)
     _install_csrf_cookie(app, secure=settings.secure_cookies)
     _install_error_pages(app)
@@ -100,29 +106,60 @@ def create_app(
     return app
 
 
-# Reports linked per transaction when intake is idle: a tip waits for one round at most.
-LINK_ROUND = 20
+def _wake_pipeline(app: FastAPI) -> None:
+    """After the writer's commit: triage what it stored, off the request's path."""
+    pipeline = app.state.ctx.pipeline
+    if pipeline is not None:
+        pipeline.wake()
 
 
-def _linker(clock: Clock) -> Callable[[Session], bool]:
-    """The writer's idle work: link new reports to persons, a round at a time."""
-    who = Actor.system("linker")
+def _pipeline(app: FastAPI) -> Pipeline:
+    """Link, triage and route new reports in a thread of this process."""
+    ctx: AppContext = app.state.ctx
 
-    def link_some(session: Session) -> bool:
-        return people.link_pending(session, who=who, now=clock.now(), limit=LINK_ROUND) == (
-            LINK_ROUND
-        )
+    def after_round(processed: list[Processed]) -> None:
+        if ctx.mail_worker is not None and any(p.notified for p in processed):
+            ctx.mail_worker.wake()  # a P1 alert goes out now, not at the next interval
 
-    return link_some
+    return Pipeline(lambda: app.state.ctx.session_factory(), ctx.clock, after_round=after_round)
+
+
+def _sweeper(app: FastAPI, engine: Engine) -> Sweeper:
+    """Every minute, in the one worker holding the sweep lock: escalate the breaks."""
+    ctx: AppContext = app.state.ctx
+
+    def after(result: SweepResult) -> None:
+        if ctx.mail_worker is not None and result.notified:
+            ctx.mail_worker.wake()
+
+    return Sweeper(
+        lambda: app.state.ctx.session_factory(),
+        ctx.clock,
+        SweepLock(engine, ctx.settings.sqlite_path()),
+        interval=ctx.settings.sweep_interval,
+        after=after,
+    )
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    if app.state.ctx.settings.link_reports:
-        app.state.ctx.writer.start()  # its idle work links reports waiting since the start
+    ctx: AppContext = app.state.ctx
+    if ctx.pipeline is not None:
+        ctx.pipeline.start()  # and takes the reports still waiting since the last run
+        ctx.pipeline.wake()
+    if ctx.sweeper is not None:
+        ctx.sweeper.start()
+    if app.state.ctx.mail_worker is not None:
+        app.state.ctx.mail_worker.start()
     yield
     # Requests have drained (uvicorn waits for them); commit what is queued, then stop.
     app.state.ctx.writer.close()
+    if ctx.sweeper is not None:
+        ctx.sweeper.close()
+    if ctx.pipeline is not None:
+        ctx.pipeline.close()  # a report it did not reach waits for the next start
+    if app.state.ctx.mail_worker is not None:
+        app.state.ctx.mail_worker.close()  # what is still pending goes out after a restart
 
 
 def _mailer(settings: Settings) -> SmtpMailer | None:
@@ -136,6 +173,17 @@ def _mailer(settings: Settings) -> SmtpMailer | None:
         starttls=settings.smtp_starttls,
         user=settings.smtp_user,
         password=settings.smtp_password,
+    )
+
+
+def _mail_worker(app: FastAPI) -> MailWorker | None:
+    """The process's mail worker when e-mail is configured (started by the lifespan)."""
+    ctx: AppContext = app.state.ctx
+    if ctx.mailer is None:
+        return None
+    # Looks the factory up per transaction: tests swap in one bound to their connection.
+    return MailWorker(
+        lambda: app.state.ctx.session_factory(), ctx.mailer, ctx.clock, ctx.settings.base_url
     )
 
 

@@ -7,17 +7,19 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import BackgroundTasks, Depends, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import FormData
 
 from defchain.access import Actor, UserSession, auth
 from defchain.access.service import actor_for
+from defchain.chain.pipeline import Pipeline
+from defchain.chain.sweeper import Sweeper
 from defchain.clock import Clock
 from defchain.config import Settings
 from defchain.errors import DomainError
 from defchain.groupcommit import GroupWriter
-from defchain.notify import Mailer, deliver_pending
+from defchain.notify import Mailer, MailWorker
 from defchain.web.security import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, csrf_valid
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -33,6 +35,12 @@ class AppContext:
     auth_policy: auth.AuthPolicy
     writer: GroupWriter  # group commit for the intake hot path (``defchain.groupcommit``)
     mailer: Mailer | None = None
+    # E-mails notifications from a thread of its own; woken after a commit that wrote any.
+    mail_worker: MailWorker | None = None
+    # Links, triages and routes reports after the commit that stored them.
+    pipeline: Pipeline | None = None
+    # Escalates the chain's breaks every minute (in the worker holding the sweep lock).
+    sweeper: Sweeper | None = None
 
 
 class SigninRequired(Exception):
@@ -67,35 +75,22 @@ async def context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(context)]
 
 
-def deliver_email(ctx: AppContext) -> None:
-    """E-mail pending notifications in a unit of work of its own (a background task)."""
-    if ctx.mailer is None:
-        return
-    session = ctx.session_factory()
-    try:
-        deliver_pending(
-            session, mailer=ctx.mailer, now=ctx.clock.now(), base_url=ctx.settings.base_url
-        )
-        session.commit()
-    finally:
-        session.close()
-
-
-def unit_of_work(request: Request, ctx: Ctx, tasks: BackgroundTasks) -> Iterator[Session]:
+def unit_of_work(request: Request, ctx: Ctx) -> Iterator[Session]:
     """One session and one transaction per request, committed before the response.
 
-    Notifications written by the request are e-mailed after the commit, by a background
-    task, so nobody is told about a change that rolled back.
+    A request that wrote notifications wakes the mail worker after its commit (never
+    after a rollback), so nobody is e-mailed about a change that rolled back; the
+    request itself never talks SMTP.
     """
     session = ctx.session_factory()
+    committed_notifications = False
     try:
         yield session
         if getattr(request.state, "rollback", False):
             session.rollback()
         else:
             session.commit()
-            if session.info.pop("notifications_pending", False) and ctx.mailer is not None:
-                tasks.add_task(deliver_email, ctx)
+            committed_notifications = bool(session.info.pop("notifications_pending", False))
     except SigninRequired:
         session.commit()
         raise
@@ -106,6 +101,8 @@ def unit_of_work(request: Request, ctx: Ctx, tasks: BackgroundTasks) -> Iterator
         session.close()
         # Error pages render after this; they must not reopen a closed session.
         request.state.db = None
+    if committed_notifications and ctx.mail_worker is not None:
+        ctx.mail_worker.wake()
 
 
 Db = Annotated[Session, Depends(unit_of_work, scope="function")]

@@ -48,6 +48,7 @@ NAV: list[NavItem] = [
     NavItem("Jurisdictions", "/admin/jurisdictions", Permission.ACCESS_JURISDICTION_WRITE),
     NavItem("Agencies", "/admin/agencies", Permission.ACCESS_AGENCY_WRITE),
     NavItem("Users", "/admin/users", Permission.ACCESS_USER_WRITE),
+    NavItem("Routing", "/admin/routing", Permission.TRIAGE_ROUTING_MANAGE),
     NavItem("Audit log", "/audit", Permission.AUDIT_EVENT_READ),
     NavItem("Oversight", "/oversight", Permission.OVERSIGHT_SUMMARY_READ),
     NavItem("My account", "/account", Permission.ACCESS_ACCOUNT_MANAGE),

@@ -18,6 +18,7 @@ from axe_playwright_python.sync_playwright import Axe
 from starlette.routing import compile_path
 
 from tests.web.browser.test_browser_people import check_people_pages
+from tests.web.browser.test_browser_triage import check_triage_pages
 
 pytestmark = pytest.mark.browser
 
@@ -188,6 +189,40 @@ def check_public_pages(page: Any, audit: Audit) -> None:
         page.context.clear_cookies()
 
 
+def check_routing_pages(page: Any, audit: Audit, ids: dict[str, int]) -> None:
+    """Routing rules as an administrator: the list, the empty and the refused form, a
+    saved rule's form, and the tester's answer."""
+    _goto(page, "/admin/routing")
+    audit.check(page, "admin", "routing rules (none yet)")
+    _goto(page, "/admin/routing/new")
+    audit.check(page, "admin", "new routing rule")
+    page.locator("main form.usa-form").evaluate("f => { f.noValidate = true; }")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    assert page.locator("#error-summary").is_visible()
+    audit.check(page, "admin", "new routing rule with errors", counts_for_route=False)
+    page.get_by_label("Name").fill("Lincoln schools")
+    page.locator("label[for=kinds-tip]").click()  # USWDS keeps the box itself off-screen
+    page.get_by_label("School contains").fill("lincoln")
+    page.locator("#agency_id").select_option(str(ids["agency_B"]))
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    rule_id = int(page.url.split("saved=")[1].split("#")[0])
+    audit.check(page, "admin", "routing rules")
+    _goto(page, f"/admin/routing/{rule_id}")
+    audit.check(page, "admin", "edit routing rule")
+    _goto(page, "/admin/routing")
+    tester = page.locator("form[action='/admin/routing/test']")
+    tester.locator("#kind").select_option("tip")
+    tester.locator("#jurisdiction_id").select_option(str(ids["jurisdiction"]))
+    tester.locator("#from_agency_id").select_option(str(ids["agency_A"]))
+    tester.locator("#school").fill("Lincoln High")
+    tester.get_by_role("button", name="Try").click()
+    page.wait_for_load_state()
+    assert "Lincoln schools" in page.locator("#matched-rule").inner_text()
+    audit.check(page, "admin", "routing tester result", counts_for_route=False)
+
+
 def test_every_page_passes_axe_for_the_role_that_uses_it(
     browser, live, screenshot_dir, public_intake
 ):
@@ -292,6 +327,7 @@ def test_every_page_passes_axe_for_the_role_that_uses_it(
             admin.wait_for_load_state()
             assert admin.locator("#error-summary").is_visible(), what
             audit.check(admin, "admin", what, counts_for_route=False)
+        check_routing_pages(admin, audit, ids)
         _goto(admin, f"/teams/{ids['team']}")
         admin.locator("main form.usa-form").evaluate("f => { f.noValidate = true; }")
         admin.get_by_role("button", name="Add to team").click()
@@ -302,6 +338,7 @@ def test_every_page_passes_axe_for_the_role_that_uses_it(
         # --- staff report pages (intake analyst) -------------------------------------------
         check_report_pages(signed_in("analyst"), audit, live)
         check_people_pages(signed_in("analyst"), audit, live)
+        check_triage_pages(signed_in("analyst"), audit, live, admin)
 
         # --- every other role: home and what its navigation offers ------------------------
         for username, paths in (

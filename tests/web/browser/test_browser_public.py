@@ -38,7 +38,7 @@ def fill_tip(page: Any) -> None:
     page.locator("label[for=danger_now-no]").click()
     page.get_by_label("Name", exact=True).fill("Casey Example")
     page.get_by_label("Nickname").fill("Case")
-    page.get_by_label("School").fill("Riverton High")
+    page.get_by_label("School", exact=True).fill("Riverton High")
     page.get_by_label("Online name or handle").fill("@casey_x")
     page.get_by_label("What did they say or do?").fill(
         "Casey posted a photo of a rifle and wrote that Friday's assembly will be the last one."

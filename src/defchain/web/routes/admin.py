@@ -39,7 +39,18 @@ JURISDICTION_FIELDS = (
     "intake_agency_id",
     "warning_signs_md",
 )
-AGENCY_FIELDS = ("name", "kind", "jurisdiction_id", "phone", "email", "active")
+AGENCY_FIELDS = (
+    "name",
+    "kind",
+    "jurisdiction_id",
+    "phone",
+    "email",
+    "active",
+    "primary_contact_id",
+    "secondary_contact_id",
+    "head_user_id",
+)
+CONTACT_FIELDS = ("primary_contact_id", "secondary_contact_id", "head_user_id")
 USER_FIELDS = ("username", "full_name", "email", "agency_id", "roles", "clearances")
 TEAM_FIELDS = ("name", "jurisdiction_id", "description")
 
@@ -165,7 +176,21 @@ def _agency_context(db: Session, actor: Any, record: Any) -> dict[str, Any]:
         "record": record,
         "kinds": list(AgencyKind),
         "jurisdictions": queries.jurisdictions(db, actor),
+        "contact_options": _contact_options(db, record),
     }
+
+
+def _contact_options(db: Session, record: Any) -> list[tuple[int, str]]:
+    """The agency's active users, and whoever is a contact now (even if disabled since),
+    for the escalation contact selects; a new agency has no users yet."""
+    if record is None:
+        return []
+    current = {getattr(record, f) for f in CONTACT_FIELDS}
+    return [
+        (u.id, f"{u.full_name} ({u.username})" + (" - disabled" if u.disabled else ""))
+        for u in queries.agency_members(db, record.id)
+        if not u.disabled or u.id in current
+    ]
 
 
 def _agency_values(values: dict[str, Any]) -> dict[str, Any]:

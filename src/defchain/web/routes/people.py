@@ -13,10 +13,11 @@ from starlette.responses import RedirectResponse, Response
 
 from defchain.access import Actor, Agency, Permission, can, load_for, require
 from defchain.errors import DomainError, NotFound
-from defchain.intake import CHANNEL_LABELS, KIND_LABELS
+from defchain.intake import CHANNEL_LABELS, KIND_LABELS, Report
 from defchain.people import Person, PersonChange, ReportLink, queries, service
 from defchain.people.identifiers import KIND_LABELS as IDENTIFIER_LABELS
 from defchain.people.identifiers import Kind
+from defchain.triage import service as triage
 from defchain.web import report_forms as rf
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
 from defchain.web.forms import domain_error_fields
@@ -163,6 +164,10 @@ def decide(
         return _review_page(
             request, db, actor, item_id, domain_error_fields(exc), values, _error_status(exc)
         )
+    # Who the report is about is now known: the triage rules look again.
+    report = db.get(Report, link.report_id)
+    if report is not None and report.processed_at is not None:
+        triage.after_person_linked(db, report=report, now=ctx.clock.now())
     return RedirectResponse(f"/people/{link.person_id}?decided={item_id}", status_code=303)
 
 

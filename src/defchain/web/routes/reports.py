@@ -28,9 +28,11 @@ from defchain.intake import (
 )
 from defchain.intake.queries import InboxFilter
 from defchain.people import queries as people_queries
+from defchain.triage import service as triage
 from defchain.web import report_forms as rf
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm
 from defchain.web.forms import domain_error_fields, form_values
+from defchain.web.routes import triage as triage_pages
 from defchain.web.templating import render, render_form
 
 router = APIRouter()
@@ -48,6 +50,14 @@ TIMELINE_LABELS = {
     "intake:tipcode:locked": "Follow-up locked after failed attempts",
     "intake:attachment:downloaded": "Attachment downloaded",
     "intake:attachment:added": "Attachment added",
+    "triage:report:suggested": "Priority suggested by the rules",
+    "triage:report:reevaluated": "Priority suggested again",
+    "triage:report:decided": "Priority decided",
+    "triage:report:acknowledged": "Acknowledged",
+    "triage:report:handed_off": "Handed off",
+    "triage:report:copied": "Copied for information",
+    "triage:handoff:acknowledged": "Hand-off acknowledged",
+    "chain:link:escalated": "Late step escalated",
 }
 
 
@@ -198,8 +208,12 @@ def _report_page(
     staff = _names(
         db, User, {m.staff_user_id for m in report.messages if m.staff_user_id}, "full_name"
     )
+    now = request.app.state.ctx.clock.now()
     context = {
         "report": report,
+        "triage": triage_pages.panel(db, actor, report, tz, now),
+        "priorities": triage_pages.PRIORITIES,
+        "priority_label": triage.priority_label,
         "tz": tz,
         "local": lambda moment: rf.local_time(moment, tz),
         "sections": rf.shown_sections(report, tz),
@@ -277,7 +291,10 @@ def change_status(
     raw = submitted.get("status")
     if raw not in set(Status):
         return _report_page(request, db, actor, report, {"status": "choose a status"})
-    service.set_status(db, actor=actor, report=report, status=Status(str(raw)), now=ctx.clock.now())
+    now = ctx.clock.now()
+    service.set_status(db, actor=actor, report=report, status=Status(str(raw)), now=now)
+    if raw == Status.CLOSED:
+        triage.close_links_of_closed_report(db, actor=actor, report=report, now=now)
     return RedirectResponse(f"/reports/{report.id}", status_code=303)
 
 
