@@ -252,6 +252,9 @@ def test_closing_a_report_ends_its_open_links(
     assert client.form(f"/reports/{report.id}/status", {"status": "closed"}).status_code == 303
     clock.advance(days=3)
     assert f"/reports/{report.id}" not in client.get("/chain/breaks").text
+    # Closed with a disposition: out of the triage queue, and no more call to dispatch.
+    assert f"/reports/{report.id}" not in client.get("/triage").text
+    assert 'id="p1-alert"' not in client.get(f"/reports/{report.id}").text
 
 
 def test_the_navigation_offers_triage_to_staff(cast: Cast, browser_for: Any) -> None:

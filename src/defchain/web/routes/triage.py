@@ -33,6 +33,7 @@ from defchain.access import queries as access_queries
 from defchain.chain.sweep import ROLE_LABELS as ESCALATION_ROLES
 from defchain.errors import DomainError, NotFound
 from defchain.intake import KIND_LABELS, Report
+from defchain.intake.rules import Status
 from defchain.ledger import ChainAlert, ChainLink
 from defchain.triage import deadlines as dl
 from defchain.triage import service as triage
@@ -235,7 +236,8 @@ def panel(db: Session, actor: Actor, report: Report, tz: ZoneInfo, now: datetime
     member = db.get(ClusterMember, report.id)
     decider = db.get(User, decision.decided_by_user_id) if decision else None
     return Panel(
-        p1=report.priority == "P1",
+        # A closed report keeps its priority but no longer calls for a dispatch.
+        p1=report.priority == "P1" and report.status != Status.CLOSED,
         p1_reasons=reasons,
         suggestion=suggestion,
         summary=suggestion_summary(suggestion),
@@ -450,7 +452,11 @@ def queue_rows(db: Session, actor: Actor) -> tuple[list[QueueRow], int]:
                 ack.ref == "",
             ),
         )
-        .where(visible(actor, P.INTAKE_REPORT_READ), Report.triage_state == "suggested")
+        .where(
+            visible(actor, P.INTAKE_REPORT_READ),
+            Report.triage_state == "suggested",
+            Report.status != Status.CLOSED,  # closed with a disposition: nothing to triage
+        )
         .order_by(Report.received_at, Report.id)
         .limit(QUEUE_SCAN)
     )
