@@ -47,7 +47,9 @@ def test_a_killed_holder_releases_the_sqlite_sweep_lock(tmp_path: Path) -> None:
 
 @pytest.mark.postgres_only
 def test_only_one_postgres_connection_holds_the_sweep_lock(engine: Engine) -> None:
-    first, second = SweepLock(engine, None), SweepLock(engine, None)
+    # A key of the test's own: a live server of another test may hold the real one.
+    key = 7_406_118_999
+    first, second = SweepLock(engine, None, key=key), SweepLock(engine, None, key=key)
     try:
         assert first.acquire()
         assert not second.acquire()

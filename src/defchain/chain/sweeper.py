@@ -29,8 +29,11 @@ SWEEP_LOCK_KEY = 7_406_118_301
 class SweepLock:
     """Held by at most one process per database."""
 
-    def __init__(self, engine: Engine, sqlite_file: Path | None) -> None:
+    def __init__(
+        self, engine: Engine, sqlite_file: Path | None, *, key: int = SWEEP_LOCK_KEY
+    ) -> None:
         self._engine = engine
+        self._key = key
         self._sqlite_file = sqlite_file
         self._file: IO[Any] | None = None
         self._connection: Connection | None = None
@@ -50,9 +53,7 @@ class SweepLock:
         if self._engine.dialect.name != "postgresql":
             return True  # an in-memory database: one process by definition
         connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = bool(
-            connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": SWEEP_LOCK_KEY})
-        )
+        got = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}))
         if got:
             self._connection = connection
         else:
@@ -65,8 +66,13 @@ class SweepLock:
             self._file.close()
             self._file = None
         if self._connection is not None:
-            self._connection.close()  # ends the session, and its advisory lock
-            self._connection = None
+            # Unlock first: closing only returns the connection to the pool, whose
+            # session (and so the lock) would live on.
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+            finally:
+                self._connection.close()
+                self._connection = None
 
 
 class Sweeper:
