@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from defchain import audit, ledger
@@ -53,6 +53,7 @@ from defchain.triage.rules import (
 
 P = Permission
 SUBJECT = "report"
+CHAIN_LINKS = cast(Table, ChainLink.__table__)  # Core inserts of a round's new links
 PIPELINE = Actor.system("triage")
 MAX_REASON = 1000
 
@@ -320,7 +321,7 @@ def suggest_batch(session: Session, *, reports: Sequence[Report], now: datetime)
     preassign_ids(session, suggestions)
     session.add_all(suggestions)
     session.flush()
-    session.execute(insert(ChainLink), links)
+    session.connection().execute(insert(CHAIN_LINKS), links)
     done: list[Processed] = []
     for report, result, route, row in zip(reports, results, routes, suggestions, strict=True):
         priority = result.priority.value if result.priority else None
@@ -578,7 +579,7 @@ def process_report(
         now,
     )
     session.flush()
-    session.execute(insert(ChainLink), links)
+    session.connection().execute(insert(CHAIN_LINKS), links)
     _route_elsewhere(session, report, route, priority, result.needs_person, now)
     notified = 0
     if priority == Priority.P1.value:
