@@ -772,7 +772,7 @@ def bench_backend(
                         server_pgid=servers[server_of(p)].pid,
                     )
                 )
-                if p == "api":
+                if p == "api" and os.environ.get("BENCH_PIPELINE", "true") != "false":
                     triage_latency(url, sample)
                     print(
                         f"  run {run + 1} {backend:8} triage after ack: p50 "
