@@ -42,6 +42,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Home", "/home", None),
     NavItem("Reports", "/reports", Permission.INTAKE_REPORT_READ),
+    NavItem("Triage", "/triage", Permission.TRIAGE_REPORT_DECIDE),
     NavItem("New report", "/reports/new", Permission.INTAKE_REPORT_CREATE),
     NavItem("People", "/people/review", Permission.PEOPLE_PERSON_READ),
     NavItem("Teams", "/teams", Permission.ACCESS_TEAM_READ),
@@ -49,6 +50,7 @@ NAV: list[NavItem] = [
     NavItem("Agencies", "/admin/agencies", Permission.ACCESS_AGENCY_WRITE),
     NavItem("Users", "/admin/users", Permission.ACCESS_USER_WRITE),
     NavItem("Routing", "/admin/routing", Permission.TRIAGE_ROUTING_MANAGE),
+    NavItem("Deadlines", "/admin/deadlines", Permission.TRIAGE_ROUTING_MANAGE),
     NavItem("Audit log", "/audit", Permission.AUDIT_EVENT_READ),
     NavItem("Oversight", "/oversight", Permission.OVERSIGHT_SUMMARY_READ),
     NavItem("My account", "/account", Permission.ACCESS_ACCOUNT_MANAGE),
