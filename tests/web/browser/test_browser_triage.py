@@ -122,7 +122,9 @@ def test_a_p2_tip_is_triaged_handed_off_and_escalated_by_email(
         page = staff.new_page()
         page.set_default_timeout(10_000)
         live.sign_in(page, "analyst")
-        page.get_by_role("link", name="Triage", exact=True).click()
+        page.get_by_role("navigation", name="Primary navigation").get_by_role(
+            "link", name="Triage", exact=True
+        ).click()
         assert page.url.endswith("/triage")
         row = page.locator("#triage-queue tr", has=page.locator(f"a[href='/reports/{report_id}']"))
         assert "P2 urgent" in row.inner_text()
