@@ -630,3 +630,17 @@ def test_facts_of_depends_only_on_its_inputs(
     first = facts_of(kind, {"weapons": "yes"}, **args)
     assert facts_of(kind, {"weapons": "yes"}, **args) == first
     assert first.danger_now is (Y if danger_now else N)
+
+
+def test_queue_rank_puts_p1_first_then_needs_a_person_then_p2_p3_p4() -> None:
+    from defchain.triage.rules import queue_rank
+
+    order = [
+        queue_rank("P1", True),
+        queue_rank("P3", True),
+        queue_rank(None, True),
+        queue_rank("P2", False),
+        queue_rank("P3", False),
+        queue_rank("P4", False),
+    ]
+    assert order == [0, 1, 1, 2, 3, 4]

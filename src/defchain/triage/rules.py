@@ -564,3 +564,13 @@ def suggest(facts: Facts) -> Suggestion:
     priority = min((f.priority for f in fired), key=rank, default=None)
     needs_person = priority is None or any(rank(f.priority) < rank(priority) for f in unknown)
     return Suggestion(priority, needs_person, tuple(fired), tuple(unknown))
+
+
+def queue_rank(priority: str | None, needs_person: bool) -> int:
+    """Where a report waiting for triage stands in the queue: P1 first, then anything
+    that needs a person, then P2, P3, P4."""
+    if priority == Priority.P1.value:
+        return 0
+    if needs_person or priority is None:
+        return 1
+    return {"P2": 2, "P3": 3, "P4": 4}.get(priority, 1)

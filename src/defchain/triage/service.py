@@ -20,7 +20,8 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from defchain import audit, ledger
-from defchain.access import Actor, Agency, Grant, Permission, Team, TeamMembership, User, require
+from defchain.access import Actor, Agency, Grant, Permission, Team, User, require
+from defchain.access import queries as access_queries
 from defchain.access.policy import can
 from defchain.db import cached_get, preassign_ids, transaction_cache
 from defchain.errors import Conflict, NotFound, ValidationFailed
@@ -605,29 +606,8 @@ def _rules(session: Session) -> list[routing.RuleSpec]:
 
 
 def team_leads(session: Session, team_id: int | None) -> list[User]:
-    if team_id is None:
-        return []
-    return list(
-        session.scalars(
-            select(User)
-            .join(TeamMembership, TeamMembership.user_id == User.id)
-            .where(
-                TeamMembership.team_id == team_id,
-                TeamMembership.is_lead.is_(True),
-                User.disabled.is_(False),
-            )
-        )
-    )
-
-
-def on_duty(session: Session, agency_id: int) -> list[User]:
-    return list(
-        session.scalars(
-            select(User).where(
-                User.agency_id == agency_id, User.on_duty.is_(True), User.disabled.is_(False)
-            )
-        )
-    )
+    """The enabled leads of the team a report or link is routed to (none without one)."""
+    return [] if team_id is None else access_queries.team_leads(session, team_id)
 
 
 def _user(session: Session, user_id: int | None) -> User | None:
@@ -641,7 +621,8 @@ def alert_p1(session: Session, *, report: Report, now: datetime) -> int:
     """Tell the on-duty analysts of the owning agency and the team lead at once, quiet
     hours or not. Without anyone on duty, the agency's primary contact (then its head)
     is told instead, so a P1 never waits for a browser tab. Returns how many were told."""
-    recipients: dict[int, User] = {u.id: u for u in on_duty(session, report.agency_id)}
+    on_duty = access_queries.on_duty_users(session, report.agency_id)
+    recipients: dict[int, User] = {u.id: u for u in on_duty}
     agency = cached_get(session, Agency, report.agency_id)
     if not recipients and agency is not None:
         for user_id in (agency.primary_contact_id, agency.head_user_id):
@@ -854,7 +835,7 @@ def _tell_agency(
     people_to_tell: list[User] = []
     if agency is not None:
         primary = _user(session, agency.primary_contact_id)
-        people_to_tell = [primary] if primary else on_duty(session, agency_id)
+        people_to_tell = [primary] if primary else access_queries.on_duty_users(session, agency_id)
         if not people_to_tell:
             head = _user(session, agency.head_user_id)
             people_to_tell = [head] if head else []

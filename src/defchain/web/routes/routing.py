@@ -24,19 +24,6 @@ from defchain.web.templating import render
 router = APIRouter(prefix="/admin/routing")
 P = Permission
 
-RULE_FIELDS = (
-    "name",
-    "active",
-    "jurisdiction_id",
-    "kinds",
-    "priorities",
-    "school_contains",
-    "employer_contains",
-    "from_agency_id",
-    "agency_id",
-    "team_id",
-    "info_agency_ids",
-)
 RULE_LISTS = ("kinds", "priorities", "info_agency_ids")
 SAMPLE_FIELDS = ("kind", "jurisdiction_id", "from_agency_id", "school", "employer", "priority")
 
@@ -162,7 +149,7 @@ def rule_create(
     """Save a new rule at the end of the list."""
     require(actor, P.TRIAGE_ROUTING_MANAGE)
     values = _rule_values(form_values(form, list_fields=RULE_LISTS))
-    result = parse(RoutingRuleIn, values, fields=RULE_FIELDS)
+    result = parse(RoutingRuleIn, values, fields=service.RULE_FIELDS)
     return _save(
         request,
         db,
@@ -199,9 +186,9 @@ def rule_test(request: Request, db: Db, actor: CurrentActor, form: SubmittedForm
 def rule_edit(request: Request, db: Db, actor: CurrentActor, rule_id: int) -> Response:
     """The form for one rule."""
     record = service.get_rule(db, actor=actor, rule_id=rule_id)
-    values: dict[str, Any] = {f: getattr(record, f) for f in RULE_FIELDS}
+    values: dict[str, Any] = {f: getattr(record, f) for f in service.RULE_FIELDS}
     values["active"] = "true" if record.active else "false"
-    for f in RULE_FIELDS:
+    for f in service.RULE_FIELDS:
         if values[f] is None:
             values[f] = ""
     return _rule_form(request, db, actor, record, values)
@@ -214,7 +201,7 @@ def rule_update(
     """Save changes to a rule."""
     record = service.get_rule(db, actor=actor, rule_id=rule_id)
     values = _rule_values(form_values(form, list_fields=RULE_LISTS))
-    result = parse(RoutingRuleIn, values, fields=RULE_FIELDS)
+    result = parse(RoutingRuleIn, values, fields=service.RULE_FIELDS)
     return _save(
         request,
         db,

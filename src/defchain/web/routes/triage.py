@@ -38,6 +38,7 @@ from defchain.ledger import ChainAlert, ChainLink
 from defchain.triage import deadlines as dl
 from defchain.triage import service as triage
 from defchain.triage.models import Cluster, ClusterMember, DeadlineOverride, TriageSuggestion
+from defchain.triage.rules import queue_rank
 from defchain.web import report_forms as rf
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
 from defchain.web.forms import domain_error_fields
@@ -382,15 +383,6 @@ def hand_off(
 # --- the triage queue ------------------------------------------------------------------
 
 
-def _rank(priority: str | None, needs_person: bool) -> int:
-    """P1 first, then anything that needs a person, then P2, P3, P4."""
-    if priority == "P1":
-        return 0
-    if needs_person or priority is None:
-        return 1
-    return {"P2": 2, "P3": 3, "P4": 4}.get(priority, 1)
-
-
 @dataclass
 class QueueRow:
     rank: int
@@ -463,7 +455,7 @@ def queue_rows(db: Session, actor: Actor) -> tuple[list[QueueRow], int]:
     singles: list[QueueRow] = []
     clusters: dict[int, QueueRow] = {}
     for rid, kind, received, priority, needs_person, cluster_id, due, done in db.execute(query):
-        rank = _rank(priority, bool(needs_person))
+        rank = queue_rank(priority, bool(needs_person))
         ack_due = due if done is None else None
         if cluster_id is None:
             singles.append(QueueRow(rank, priority or "", received, ack_due, rid, kind))
