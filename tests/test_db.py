@@ -22,7 +22,9 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 import defchain.access
+import defchain.assessment
 import defchain.audit
+import defchain.cases
 import defchain.intake
 import defchain.ledger
 import defchain.notify

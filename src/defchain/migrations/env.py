@@ -9,7 +9,9 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 import defchain.access
+import defchain.assessment
 import defchain.audit
+import defchain.cases
 import defchain.intake
 import defchain.ledger
 import defchain.notify

@@ -1,0 +1,1 @@
+"""Assessment: versioned instruments as data, pure scoring, immutable assessments."""

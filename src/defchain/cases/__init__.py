@@ -1,0 +1,1 @@
+"""Cases: subjects, one lead, tasks and notes (public API of the cases domain)."""
