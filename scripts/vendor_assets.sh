@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Vendor front-end assets (USWDS + htmx) from the npm registry into
+# Vendor front-end assets (USWDS, htmx, Chart.js) from the npm registry into
 # src/defchain/web/static/ and regenerate src/defchain/web/static/VENDOR.md.
 #
-# Idempotent: the vendored trees (static/uswds, static/htmx) are rebuilt from
-# scratch on every run; re-running with the same pins yields identical files.
+# Idempotent: the vendored trees (static/uswds, static/htmx, static/chartjs)
+# are rebuilt from scratch on every run; re-running with the same pins yields
+# identical files.
 #
 # To update: change the pins below, run `bash scripts/vendor_assets.sh`, review
 # the diff. Set an *_INTEGRITY pin to "" to accept whatever the registry
@@ -15,6 +16,8 @@ USWDS_VERSION="3.14.0"
 USWDS_INTEGRITY="sha512-kwZ50TqGszxj3+MQhm+c84hI0y8rIKoc7ZLKbuHg+8rTkFisp9lXOMRD2wclyyuYZahpADxMvaPong7bwL7cew=="
 HTMX_VERSION="2.0.11"   # stay on the 2.0.x line (htmx 4.x is a different API)
 HTMX_INTEGRITY="sha512-Thx/WtpeOQqSrqBCw/A1cwGJGg4UrVa3+sW0GmrM3p4gJgO89ecH4qtbnyzDDWFvBTqjnIMCgELTNt636dtamA=="
+CHARTJS_VERSION="4.6.1"   # stay on the 4.x line (UMD build exposes window.Chart)
+CHARTJS_INTEGRITY="sha512-hJyniucsFmq//EvXYvJ6c6mahPoI3kaxdjVH8awTaJ/fDNWeSqqqArixMJWkWNN6fcYvPU3HneSANFNYtRi61g=="
 
 # Images used by USWDS *markup* (banner, sprite icons) rather than by the CSS;
 # copied in addition to everything uswds.min.css references via url().
@@ -47,16 +50,18 @@ fetch() {
     echo "$tgz"
 }
 
-echo "fetching @uswds/uswds@$USWDS_VERSION and htmx.org@$HTMX_VERSION ..."
+echo "fetching @uswds/uswds@$USWDS_VERSION, htmx.org@$HTMX_VERSION and chart.js@$CHARTJS_VERSION ..."
 USWDS_TGZ="$(fetch @uswds/uswds "$USWDS_VERSION" "$USWDS_INTEGRITY")"
 HTMX_TGZ="$(fetch htmx.org "$HTMX_VERSION" "$HTMX_INTEGRITY")"
+CHARTJS_TGZ="$(fetch chart.js "$CHARTJS_VERSION" "$CHARTJS_INTEGRITY")"
 U="$WORK/_uswds_uswds/package"
 H="$WORK/htmx.org/package"
+C="$WORK/chart.js/package"
 
 # Rebuild the vendored trees from scratch (idempotent).
-rm -rf "$STATIC/uswds" "$STATIC/htmx"
+rm -rf "$STATIC/uswds" "$STATIC/htmx" "$STATIC/chartjs"
 mkdir -p "$STATIC/uswds/css" "$STATIC/uswds/js" "$STATIC/uswds/fonts" \
-         "$STATIC/uswds/img" "$STATIC/htmx"
+         "$STATIC/uswds/img" "$STATIC/htmx" "$STATIC/chartjs"
 
 install -m 0644 "$U/dist/css/uswds.min.css"       "$STATIC/uswds/css/"
 install -m 0644 "$U/dist/js/uswds.min.js"         "$STATIC/uswds/js/"
@@ -64,6 +69,10 @@ install -m 0644 "$U/dist/js/uswds-init.min.js"    "$STATIC/uswds/js/"
 install -m 0644 "$U/LICENSE.md"                   "$STATIC/uswds/LICENSE.md"
 install -m 0644 "$H/dist/htmx.min.js"             "$STATIC/htmx/"
 install -m 0644 "$H/LICENSE"                      "$STATIC/htmx/LICENSE"
+# Chart.js UMD build: a classic script that defines the global `Chart`
+# (no bundler, no ES modules, no date adapter). The .map is not vendored.
+install -m 0644 "$C/dist/chart.umd.min.js"       "$STATIC/chartjs/chart.umd.min.js"
+install -m 0644 "$C/LICENSE.md"                   "$STATIC/chartjs/LICENSE.md"
 
 # Every url(...) in the compiled CSS that is a relative file path
 # (skips data: URIs, absolute URLs and the empty url() used in @supports).
@@ -108,8 +117,10 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 tarball_url() { npm view "$1@$2" dist.tarball 2>/dev/null || true; }
 USWDS_URL="$(tarball_url @uswds/uswds "$USWDS_VERSION")"
 HTMX_URL="$(tarball_url htmx.org "$HTMX_VERSION")"
+CHARTJS_URL="$(tarball_url chart.js "$CHARTJS_VERSION")"
 [[ -n "$USWDS_URL" ]] || USWDS_URL="https://registry.npmjs.org/@uswds/uswds/-/uswds-$USWDS_VERSION.tgz"
 [[ -n "$HTMX_URL" ]] || HTMX_URL="https://registry.npmjs.org/htmx.org/-/htmx.org-$HTMX_VERSION.tgz"
+[[ -n "$CHARTJS_URL" ]] || CHARTJS_URL="https://registry.npmjs.org/chart.js/-/chart.js-$CHARTJS_VERSION.tgz"
 
 file_rows() {  # file_rows PKG_LABEL SUBDIR
     local label="$1" sub="$2" f rel
@@ -132,6 +143,7 @@ pins at the top of that script and re-run it.
 | --- | --- | --- | --- | --- | --- |
 | \`@uswds/uswds\` | $USWDS_VERSION | $USWDS_URL | \`$(sha "$USWDS_TGZ")\` | \`$USWDS_INTEGRITY\` | Mixed: GSA work CC0-1.0 (public domain); fonts SIL OFL-1.1 (Source Sans Pro, Merriweather, Public Sans) and Apache-2.0 (Roboto Mono); Material Icons Apache-2.0 — see \`uswds/LICENSE.md\` |
 | \`htmx.org\` | $HTMX_VERSION | $HTMX_URL | \`$(sha "$HTMX_TGZ")\` | \`$HTMX_INTEGRITY\` | 0BSD — see \`htmx/LICENSE\` |
+| \`chart.js\` | $CHARTJS_VERSION | $CHARTJS_URL | \`$(sha "$CHARTJS_TGZ")\` | \`$CHARTJS_INTEGRITY\` | MIT — see \`chartjs/LICENSE.md\` |
 
 What is copied from \`@uswds/uswds\` (\`package/dist/\`):
 
@@ -145,6 +157,11 @@ What is copied from \`@uswds/uswds\` (\`package/dist/\`):
 
 From \`htmx.org\` (\`package/\`): \`dist/htmx.min.js\` and \`LICENSE\`.
 
+From \`chart.js\` (\`package/\`): the UMD build \`dist/chart.umd.min.js\` (a classic
+script defining the global \`Chart\`; used by \`concern-chart.js\`) and \`LICENSE.md\`,
+as \`chartjs/chart.umd.min.js\` and \`chartjs/LICENSE.md\`. The source map is not
+vendored (the file's \`sourceMappingURL\` comment is left as published).
+
 ## Files
 
 | package | file (under \`static/\`) | bytes | SHA-256 |
@@ -152,21 +169,26 @@ From \`htmx.org\` (\`package/\`): \`dist/htmx.min.js\` and \`LICENSE\`.
 EOF
 file_rows "@uswds/uswds" uswds
 file_rows "htmx.org" htmx
+file_rows "chart.js" chartjs
 cat <<EOF
 
-Total: $(du -cb $(find "$STATIC/uswds" "$STATIC/htmx" -type f) | tail -1 | cut -f1) bytes.
+Total: $(du -cb $(find "$STATIC/uswds" "$STATIC/htmx" "$STATIC/chartjs" -type f) | tail -1 | cut -f1) bytes.
 
 ## How to update
 
 \`\`\`bash
-# 1. see what is available (htmx: stay on the highest 2.0.x, not 4.x)
+# 1. see what is available (htmx: stay on the highest 2.0.x, not 4.x;
+#    chart.js: stay on the highest 4.x)
 npm view @uswds/uswds versions --json
 npm view htmx.org versions --json
-# 2. edit USWDS_VERSION / HTMX_VERSION at the top of scripts/vendor_assets.sh and
-#    set the matching *_INTEGRITY pin, e.g. from
+npm view chart.js versions --json
+# 2. edit USWDS_VERSION / HTMX_VERSION / CHARTJS_VERSION at the top of
+#    scripts/vendor_assets.sh and set the matching *_INTEGRITY pin, e.g. from
 npm view @uswds/uswds@NEW_VERSION dist.integrity
 npm view htmx.org@NEW_VERSION dist.integrity
-# 3. re-vendor (rebuilds static/uswds and static/htmx, regenerates this file)
+npm view chart.js@NEW_VERSION dist.integrity
+# 3. re-vendor (rebuilds static/uswds, static/htmx and static/chartjs,
+#    regenerates this file)
 bash scripts/vendor_assets.sh
 # 4. review
 git diff --stat -- src/defchain/web/static
@@ -175,5 +197,5 @@ EOF
 } > "$STATIC/VENDOR.md"
 
 echo "vendored into $STATIC:"
-du -sh "$STATIC/uswds" "$STATIC/htmx"
+du -sh "$STATIC/uswds" "$STATIC/htmx" "$STATIC/chartjs"
 exit "$missing"

@@ -20,3 +20,11 @@ PEOPLE = {P.PEOPLE_PERSON_READ, P.PEOPLE_PERSON_UPDATE}
 IMPORTS = {P.INTAKE_REPORT_IMPORT, P.PEOPLE_PERSON_IMPORT}
 # Triage decisions and the chain's breaks, for every role that works reports.
 TRIAGE = {P.TRIAGE_REPORT_DECIDE, P.CHAIN_BREAK_READ}
+# Cases (open, read, add tasks, notes, subjects) and recording an assessment, for every
+# role that works reports.
+CASES = {
+    P.CASES_CASE_READ,
+    P.CASES_CASE_CREATE,
+    P.CASES_CASE_UPDATE,
+    P.ASSESSMENT_ASSESSMENT_CREATE,
+}

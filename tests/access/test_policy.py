@@ -27,7 +27,7 @@ from defchain.access import (
 from defchain.access.schemas import AgencyIn, TeamIn, UserIn
 from defchain.clock import FrozenClock
 from defchain.errors import NotFound, PermissionDenied
-from tests.access.permission_sets import IMPORTS, PEOPLE, REPORTS, STAFF, TRIAGE
+from tests.access.permission_sets import CASES, IMPORTS, PEOPLE, REPORTS, STAFF, TRIAGE
 from tests.conftest import CAST_USERS, Cast
 
 P = Permission
@@ -35,10 +35,10 @@ P = Permission
 # --- what each role may do at all ---------------------------------------------------------
 
 EXPECTED_PERMISSIONS: dict[str, set[Permission]] = {
-    "analyst_a": STAFF | REPORTS | PEOPLE | TRIAGE | IMPORTS,
-    "lead_a": STAFF | REPORTS | PEOPLE | TRIAGE | {P.ACCESS_TEAM_MANAGE},
-    "member_b": STAFF | REPORTS | PEOPLE | TRIAGE,
-    "user_c": STAFF | REPORTS | PEOPLE | TRIAGE,
+    "analyst_a": STAFF | REPORTS | PEOPLE | TRIAGE | CASES | IMPORTS,
+    "lead_a": STAFF | REPORTS | PEOPLE | TRIAGE | CASES | {P.ACCESS_TEAM_MANAGE},
+    "member_b": STAFF | REPORTS | PEOPLE | TRIAGE | CASES,
+    "user_c": STAFF | REPORTS | PEOPLE | TRIAGE | CASES,
     "oversight": {P.ACCESS_ACCOUNT_MANAGE, P.ACCESS_JURISDICTION_READ, P.OVERSIGHT_SUMMARY_READ},
     "admin": set(Permission),
     "auditor": {

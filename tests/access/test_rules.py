@@ -18,7 +18,7 @@ from defchain.access.rules import (
     permissions_for,
     session_expired,
 )
-from tests.access.permission_sets import IMPORTS, PEOPLE, REPORTS, STAFF, TRIAGE
+from tests.access.permission_sets import CASES, IMPORTS, PEOPLE, REPORTS, STAFF, TRIAGE
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 P = Permission
@@ -125,10 +125,10 @@ def test_acceptable_passwords(password: str) -> None:
 
 
 def test_only_team_leads_manage_teams_among_staff_roles() -> None:
-    assert ROLE_PERMISSIONS[Role.TEAM_MEMBER] == STAFF | REPORTS | PEOPLE | TRIAGE
+    assert ROLE_PERMISSIONS[Role.TEAM_MEMBER] == STAFF | REPORTS | PEOPLE | TRIAGE | CASES
     for role in (Role.INTAKE_ANALYST, Role.FUSION_ANALYST):
-        assert ROLE_PERMISSIONS[role] == STAFF | REPORTS | PEOPLE | TRIAGE | IMPORTS
-    assert ROLE_PERMISSIONS[Role.TEAM_LEAD] == STAFF | REPORTS | PEOPLE | TRIAGE | {
+        assert ROLE_PERMISSIONS[role] == STAFF | REPORTS | PEOPLE | TRIAGE | CASES | IMPORTS
+    assert ROLE_PERMISSIONS[Role.TEAM_LEAD] == STAFF | REPORTS | PEOPLE | TRIAGE | CASES | {
         P.ACCESS_TEAM_MANAGE
     }
 

@@ -13,8 +13,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from defchain import notify
+from defchain import cases, notify
 from defchain.access import Actor
+from defchain.assessment import get_instrument
+from defchain.assessment import service as assessments
 from defchain.intake import Attachment
 from defchain.people import MergeProposal
 from defchain.people import service as people_service
@@ -439,6 +441,71 @@ MATRIX += [
     ),
 ]
 
+# Cases: agency A's case on team T (``records``), worked by agency A's staff, team T's
+# members and administrators; anyone else at another agency does not find it.
+CASE_WORKERS = ("analyst_a", "lead_a", "member_b", "admin")
+CASE_OUTSIDERS = {"user_c": 404}
+TASK_FORM = {
+    "kind": "interview",
+    "title": "Talk to the coach",
+    "owner_user_id": "{lead_a_id}",
+    "due_on": "2026-01-09",
+}
+MATRIX += [
+    Case("GET", "/cases", "/cases", only(STAFF, 200)),
+    Case("GET", "/cases/new", "/cases/new", only(STAFF, 200)),
+    Case("POST", "/cases/new", "/cases/new", only(STAFF, 303), {"title": "Threats online"}),
+    Case("GET", "/cases/{case_id}", "/cases/{case}", only(CASE_WORKERS, 200, **CASE_OUTSIDERS)),
+    Case(
+        "POST",
+        "/cases/{case_id}/tasks",
+        "/cases/{case}/tasks",
+        only(CASE_WORKERS, 303, **CASE_OUTSIDERS),
+        TASK_FORM,
+    ),
+    Case(
+        "POST",
+        "/cases/{case_id}/tasks/{task_id}/done",
+        "/cases/{case}/tasks/{case_task}/done",
+        only(CASE_WORKERS, 303, **CASE_OUTSIDERS),
+        {"outcome": "He is on the team and fine."},
+    ),
+    Case(
+        "POST",
+        "/cases/{case_id}/notes",
+        "/cases/{case}/notes",
+        only(CASE_WORKERS, 303, **CASE_OUTSIDERS),
+        {"body": "Spoke to the coach."},
+    ),
+    # Assessments live on the case: the same people assess it; oversight and audit roles
+    # hold no assessment permission.
+    Case(
+        "GET",
+        "/cases/{case_id}/assessments/new",
+        "/cases/{case}/assessments/new",
+        only(CASE_WORKERS, 200, **CASE_OUTSIDERS),
+    ),
+    Case(
+        "POST",
+        "/cases/{case_id}/assessments",
+        "/cases/{case}/assessments",
+        only(CASE_WORKERS, 303, **CASE_OUTSIDERS),
+        {"instrument": "DC-TA-1@1.0", "action": "record"},
+    ),
+    Case(
+        "GET",
+        "/cases/{case_id}/assessments/compare",
+        "/cases/{case}/assessments/compare",
+        only(CASE_WORKERS, 200, **CASE_OUTSIDERS),
+    ),
+    Case(
+        "GET",
+        "/cases/{case_id}/assessments/{assessment_id}",
+        "/cases/{case}/assessments/{assessment}",
+        only(CASE_WORKERS, 200, **CASE_OUTSIDERS),
+    ),
+]
+
 # Routes that are not the app's own pages.
 NOT_PAGES = {("GET", "/api/openapi.json")}
 
@@ -488,7 +555,25 @@ def records(cast: Any, db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> 
         "attachment": attachment.id,
         "notification": note.id,
         **people_records(cast, db, clock, monkeypatch),
+        **case_records(cast, db, clock),
     }
+
+
+def case_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
+    """Agency A's case on team T, led by lead_a, with an open task for lead_a."""
+    lead = cast.actor("lead_a")
+    case = cases.open_case(
+        db, lead, title="Threats at the game", team_id=cast.team.id, now=clock.now()
+    )
+    task = cases.add_task(
+        db, lead, case, kind="interview", title="Talk to the student",
+        owner_user_id=cast.lead_a.id, due_at=clock.now(), now=clock.now(),
+    )  # fmt: skip
+    assessment = assessments.record(
+        db, lead, case, instrument_key="DC-TA-1@1.0",
+        answers=assessments.blank_answers(get_instrument("DC-TA-1")), now=clock.now(),
+    )  # fmt: skip
+    return {"case": case.id, "case_task": task.id, "assessment": assessment.id}
 
 
 def triage_records(cast: Any, db: Any, clock: Any, report: Any) -> dict[str, int]:
@@ -585,6 +670,7 @@ def test_permission_matrix(
         "jurisdiction": cast.jurisdiction.id,
         "user_c_id": cast.user_c.id,
         "member_b_id": cast.member_b.id,
+        "lead_a_id": cast.lead_a.id,
     }
     client = browser_for(None if who == "anon" else cast.user(who).id)
     path = case.path.format(**ids)

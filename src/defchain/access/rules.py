@@ -107,6 +107,11 @@ class Permission(StrEnum):
     TRIAGE_ROUTING_MANAGE = "triage:routing:manage"
     # See the breaks in the chain (late links) of records in scope.
     CHAIN_BREAK_READ = "chain:break:read"
+    CASES_CASE_READ = "cases:case:read"
+    CASES_CASE_CREATE = "cases:case:create"
+    # Add tasks, notes, subjects and reports; complete or cancel tasks.
+    CASES_CASE_UPDATE = "cases:case:update"
+    ASSESSMENT_ASSESSMENT_CREATE = "assessment:assessment:create"
 
 
 P = Permission
@@ -123,6 +128,14 @@ _STAFF = frozenset(
 _REPORTS = frozenset({P.INTAKE_REPORT_CREATE, P.INTAKE_REPORT_READ, P.INTAKE_REPORT_UPDATE})
 _PEOPLE = frozenset({P.PEOPLE_PERSON_READ, P.PEOPLE_PERSON_UPDATE})
 _TRIAGE = frozenset({P.TRIAGE_REPORT_DECIDE, P.CHAIN_BREAK_READ})
+_CASES = frozenset(
+    {
+        P.CASES_CASE_READ,
+        P.CASES_CASE_CREATE,
+        P.CASES_CASE_UPDATE,
+        P.ASSESSMENT_ASSESSMENT_CREATE,
+    }
+)
 
 # Which permissions each role holds. Scope (which records) is decided by policy.can().
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -130,14 +143,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _REPORTS
     | _PEOPLE
     | _TRIAGE
+    | _CASES
     | {P.INTAKE_REPORT_IMPORT, P.PEOPLE_PERSON_IMPORT},
-    Role.TEAM_MEMBER: _STAFF | _REPORTS | _PEOPLE | _TRIAGE,
+    Role.TEAM_MEMBER: _STAFF | _REPORTS | _PEOPLE | _TRIAGE | _CASES,
     Role.FUSION_ANALYST: _STAFF
     | _REPORTS
     | _PEOPLE
     | _TRIAGE
+    | _CASES
     | {P.INTAKE_REPORT_IMPORT, P.PEOPLE_PERSON_IMPORT},
-    Role.TEAM_LEAD: _STAFF | _REPORTS | _PEOPLE | _TRIAGE | {P.ACCESS_TEAM_MANAGE},
+    Role.TEAM_LEAD: _STAFF | _REPORTS | _PEOPLE | _TRIAGE | _CASES | {P.ACCESS_TEAM_MANAGE},
     Role.OVERSIGHT: frozenset(
         {P.ACCESS_ACCOUNT_MANAGE, P.ACCESS_JURISDICTION_READ, P.OVERSIGHT_SUMMARY_READ}
     ),

@@ -1,1 +1,28 @@
-"""Assessment: versioned instruments as data, pure scoring, immutable assessments."""
+"""Assessment: versioned instruments as data, pure scoring, immutable assessments
+(public API of the assessment domain)."""
+
+from defchain.assessment.instrument import (
+    Instrument,
+    InstrumentError,
+    default_instruments,
+    get_instrument,
+    load_file,
+    load_text,
+)
+from defchain.assessment.models import Assessment, AssessmentAnswer
+from defchain.assessment.scoring import Level, Result, Stage, score
+
+__all__ = [
+    "Assessment",
+    "AssessmentAnswer",
+    "Instrument",
+    "InstrumentError",
+    "Level",
+    "Result",
+    "Stage",
+    "default_instruments",
+    "get_instrument",
+    "load_file",
+    "load_text",
+    "score",
+]

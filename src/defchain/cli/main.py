@@ -6,6 +6,7 @@ import typer
 
 from defchain.cli import (
     agencies,
+    assessment,
     audit,
     chain,
     db,
@@ -40,6 +41,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(integrations.app, name="integration")
 app.add_typer(people.app, name="people")
 app.add_typer(chain.app, name="triage")
+app.add_typer(assessment.app, name="assessment")
 
 
 if __name__ == "__main__":

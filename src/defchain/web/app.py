@@ -40,6 +40,8 @@ from defchain.web.routes import (
     signin,
     teams,
 )
+from defchain.web.routes import assessment as assessment_pages
+from defchain.web.routes import cases as case_pages
 from defchain.web.routes import people as people_pages
 from defchain.web.routes import triage as triage_pages
 from defchain.web.security import (
@@ -93,6 +95,8 @@ def create_app(
     app.include_router(api.router)
     for module in (signin, home, accounts, admin, routing, teams, audit_log, public, people_pages):
         app.include_router(module.router)
+    app.include_router(assessment_pages.router)
+    app.include_router(case_pages.router)
     for module in (report_import, triage_pages, reports, notifications):  # import before {id}
         app.include_router(module.router)
     _install_csrf_cookie(app, secure=settings.secure_cookies)

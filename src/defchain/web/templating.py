@@ -43,6 +43,7 @@ NAV: list[NavItem] = [
     NavItem("Home", "/home", None),
     NavItem("Reports", "/reports", Permission.INTAKE_REPORT_READ),
     NavItem("Triage", "/triage", Permission.TRIAGE_REPORT_DECIDE),
+    NavItem("Cases", "/cases", Permission.CASES_CASE_READ),
     NavItem("New report", "/reports/new", Permission.INTAKE_REPORT_CREATE),
     NavItem("People", "/people/review", Permission.PEOPLE_PERSON_READ),
     NavItem("Teams", "/teams", Permission.ACCESS_TEAM_READ),

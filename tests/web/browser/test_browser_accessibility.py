@@ -17,6 +17,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from starlette.routing import compile_path
 
+from tests.web.browser.test_browser_assessment import check_assessment_pages
+from tests.web.browser.test_browser_cases import check_case_pages
 from tests.web.browser.test_browser_people import check_people_pages
 from tests.web.browser.test_browser_triage import check_triage_pages
 
@@ -339,6 +341,8 @@ def test_every_page_passes_axe_for_the_role_that_uses_it(
         check_report_pages(signed_in("analyst"), audit, live)
         check_people_pages(signed_in("analyst"), audit, live)
         check_triage_pages(signed_in("analyst"), audit, live, admin)
+        check_case_pages(signed_in("analyst"), audit, live)
+        check_assessment_pages(signed_in("lead"), audit, live)
 
         # --- every other role: home and what its navigation offers ------------------------
         for username, paths in (

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from defchain import cases
 from defchain.access import Actor, Agency, Permission, can, load_for, require
 from defchain.errors import DomainError, NotFound
 from defchain.intake import CHANNEL_LABELS, KIND_LABELS, Report
@@ -267,6 +268,9 @@ def _person_page(
         "active_form": active_form,
         "notice": notice or {},
         "KINDS": [str(k) for k in Kind],
+        "cases": cases.cases_of_person(db, actor, model.person.id)
+        if can(actor, P.CASES_CASE_READ)
+        else None,
     }
     return render(request, "people/person.html", context, status_code=status)
 
