@@ -17,9 +17,11 @@ def test_audit_verify_passes_on_a_clean_database(seeded: Seeded) -> None:
     # The demo's places, people and team (15 events), its reports (35 more), linking their
     # subjects to the person registry (32 more: persons created, links, a review), three
     # routing rules, a triage suggestion per report (22), and the routing rules' hand-offs
-    # to the school district and behavioral health (7) with their info copies (7).
-    assert "Events checked: 121" in result.output
-    assert seeded.cli.count(AuditEvent) == 121
+    # to the school district and behavioral health (7) with their info copies (7); the
+    # demo case (17: opened, a note, two assessments, their concern updates, 8 gap tasks
+    # added and 3 of them answered by the reassessment).
+    assert "Events checked: 138" in result.output
+    assert seeded.cli.count(AuditEvent) == 138
     assert "OK" in result.output
 
 

@@ -70,6 +70,11 @@ def test_demo_prints_each_password_once_and_each_one_signs_in(seeded: Seeded) ->
     assert "http://127.0.0.1:8000" in seeded.output
 
 
+def _user_id(seeded: Seeded, username: str) -> int:
+    with seeded.cli.session() as session:
+        return session.scalars(select(User.id).where(User.username == username)).one()
+
+
 def test_demo_is_written_through_audited_services(seeded: Seeded) -> None:
     with seeded.cli.session() as session:
         events = session.scalars(select(AuditEvent)).all()
@@ -81,8 +86,14 @@ def test_demo_is_written_through_audited_services(seeded: Seeded) -> None:
     # audit events name the pipeline ("triage") as the actor.
     flow = {e.tag for e in events if e.actor_label == "triage (#0)"}
     assert "triage:report:suggested" in flow and "people:report:linked" in flow
+    # The demo case is opened and assessed by its team lead, as a person would.
+    casework = {e.actor_label for e in events if e.tag.startswith(("cases:", "assessment:"))}
+    assert casework == {f"demo.lead (#{_user_id(seeded, 'demo.lead')})"}
     setup = [
-        e for e in events if not e.tag.startswith("intake:") and e.actor_label != "triage (#0)"
+        e
+        for e in events
+        if not e.tag.startswith(("intake:", "cases:", "assessment:"))
+        and e.actor_label != "triage (#0)"
     ]
     assert {e.actor_label for e in setup} == {"cli:demo (#0)"}
     # The demo reports are entered by the demo staff and through the public tip page.

@@ -50,6 +50,7 @@ from defchain.cli.common import (
 )
 from defchain.cli.demo_reports import seed_reports
 from defchain.clock import SystemClock
+from defchain.cli.demo_cases import seed_case
 from defchain.triage import routing_service
 from defchain.triage.schemas import RoutingRuleIn
 
@@ -274,6 +275,7 @@ def seed(session: Session, *, now: datetime) -> DemoSeed:
         users={name: user for name, (user, _) in created.items()},
         now=now,
     )
+    seed_case(session, lead_username="demo.lead", now=now)
     accounts = [account for _, account in created.values()]
     return DemoSeed(jurisdiction=jurisdiction.name, team=team, accounts=accounts, reports=reports)
 

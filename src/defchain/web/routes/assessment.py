@@ -281,6 +281,8 @@ def assessment_page(
         ),
         "token": assessments.citation_token,
         "assessor": _names(db, {row.assessor_user_id}).get(row.assessor_user_id, "?"),
+        # The file was edited without a new version: the stored result still stands.
+        "digest_changed": instrument.digest != row.instrument_digest,
         "gap_tasks": gap_tasks,
         "LEVEL_LABELS": LEVEL_LABELS,
         "stage_label": assessments.stage_label,

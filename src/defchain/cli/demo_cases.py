@@ -1,0 +1,70 @@
+"""The demo's case: the wellness check about a worried family becomes a case led by the
+team lead, assessed twice with DC-TA 1 (moderate two weeks ago, high today after his brother's
+call), so the case page shows
+the reasons, the gap tasks and the chart of concern over time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from defchain.access import User
+from defchain.access import service as access_service
+from defchain.assessment import get_instrument
+from defchain.assessment import service as assessments
+from defchain.cases import service as cases
+from defchain.intake import Report
+
+INSTRUMENT = "DC-TA-1"
+
+
+def seed_case(session: Session, *, lead_username: str, now: datetime) -> int | None:
+    """Open the demo case and record its two assessments; returns the case id (``None``
+    when the demo has no wellness check the lead may read)."""
+    lead_user = session.scalars(select(User).where(User.username == lead_username)).one()
+    lead = access_service.actor_for(session, lead_user)
+    report = session.scalars(
+        select(Report).where(Report.kind == "wellness_check").order_by(Report.id)
+    ).first()
+    if report is None:
+        return None
+    first_at = now - timedelta(days=14)
+    case = cases.open_case(
+        session,
+        lead,
+        title="Worried family, shotgun in the home (demo)",
+        summary="Opened from the officer's wellness check; the family fears for others.",
+        team_id=next(iter(lead.team_ids), None),
+        report_ids=[report.id],
+        now=first_at,
+    )
+    instrument = get_instrument(INSTRUMENT)
+    evidence = assessments.evidence_for(session, lead, case)
+    answers, _ = assessments.starting_answers(session, lead, case, instrument, evidence)
+    cite = f"report:{report.id}"
+    answers["grievance"] = assessments.AnswerIn("yes", cite, "Angry at a former employer")
+    answers["violent_ideation"] = assessments.AnswerIn(
+        "yes", cite, "'Nobody will miss me, or them'"
+    )
+    answers["trusted_relationship"] = assessments.AnswerIn("yes", cite, "Close to his mother")
+    assessments.record(
+        session, lead, case, instrument_key=instrument.key, answers=answers, now=first_at
+    )
+    note = cases.add_note(
+        session,
+        lead,
+        case,
+        body="His brother says he has been watching the former employer's parking lot.",
+        now=now - timedelta(hours=2),
+    )
+    answers["desperation"] = assessments.AnswerIn("yes", cite, "'Nobody will miss me'")
+    answers["probing_breaching"] = assessments.AnswerIn(
+        "yes", f"note:{note.id}", "Seen in the lot three evenings"
+    )
+    answers["research_planning"] = assessments.AnswerIn(
+        "yes", f"note:{note.id}", "Knows the shift times"
+    )
+    assessments.record(session, lead, case, instrument_key=instrument.key, answers=answers, now=now)
+    return case.id
