@@ -48,9 +48,9 @@ from defchain.cli.common import (
     sqlite_path,
     transaction,
 )
+from defchain.cli.demo_cases import seed_case
 from defchain.cli.demo_reports import seed_reports
 from defchain.clock import SystemClock
-from defchain.cli.demo_cases import seed_case
 from defchain.triage import routing_service
 from defchain.triage.schemas import RoutingRuleIn
 
