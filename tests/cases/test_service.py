@@ -431,6 +431,9 @@ def test_recording_a_concern_moves_the_case_on_and_audits_the_change(
         "level_of_concern": [None, "high"],
         "pathway_stage": [None, "preparation"],
         "last_assessed_at": [None, at.isoformat()],
+        # high: reviewed weekly (the default cadence); the case was once high
+        "next_review_at": [None, (at + timedelta(days=7)).isoformat()],
+        "peak_level": [None, "high"],
         "status": ["open", "assessing"],
     }
     later = at + timedelta(days=7)
@@ -439,7 +442,13 @@ def test_recording_a_concern_moves_the_case_on_and_audits_the_change(
     assert second.changes == {
         "level_of_concern": ["high", "moderate"],
         "last_assessed_at": [at.isoformat(), later.isoformat()],
+        # moderate: every 30 days; the peak stays high
+        "next_review_at": [
+            (at + timedelta(days=7)).isoformat(),
+            (later + timedelta(days=30)).isoformat(),
+        ],
     }
+    assert case.peak_level == "high"
     # An assessment older than the one recorded does not overwrite it.
     cases.record_concern(db, lead, case, level="low", stage=None, assessed_at=at)
     assert case.level_of_concern == "moderate"

@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, select, true
 from sqlalchemy.orm import Session
 
-from defchain.access import Actor, Label, Permission, Team, TeamMembership, User, visible
-from defchain.cases.models import Case, CaseNote, CaseReport, CaseSubject, CaseTask
-from defchain.cases.rules import TaskStatus
+from defchain.access import Actor, Agency, Label, Permission, Team, TeamMembership, User, visible
+from defchain.cases.models import Case, CaseNote, CaseReport, CaseSettings, CaseSubject, CaseTask
+from defchain.cases.rules import LevelOfConcern, TaskStatus, TripwireMode, review_days
 from defchain.intake import Report
 from defchain.people import Person
 
@@ -195,3 +195,46 @@ def teams_of(session: Session, actor: Actor) -> list[Team]:
         return []
     query = select(Team).where(Team.id.in_(sorted(actor.team_ids))).order_by(Team.name)
     return list(session.scalars(query))
+
+
+def case_settings(session: Session, jurisdiction_id: int | None) -> CaseSettingsView:
+    """The jurisdiction's case policy, the defaults where it set none."""
+    row = session.get(CaseSettings, jurisdiction_id) if jurisdiction_id else None
+    overrides = row.review_days if row is not None else {}
+    mode = TripwireMode(row.tripwire) if row is not None else TripwireMode.REOPEN
+    return CaseSettingsView(review_days=review_days(overrides), tripwire=mode)
+
+
+def jurisdiction_of(session: Session, case: Case) -> int | None:
+    """The jurisdiction of the case's owning agency."""
+    return session.scalar(select(Agency.jurisdiction_id).where(Agency.id == case.agency_id))
+
+
+@dataclass(frozen=True)
+class CaseSettingsView:
+    """The review cadence in force and what the tripwire does."""
+
+    review_days: dict[LevelOfConcern, int]
+    tripwire: TripwireMode
+
+
+def subject_ids_of(session: Session, case: Case) -> list[int]:
+    """The ids of the case's subject persons, in the order they were added."""
+    return list(
+        session.scalars(
+            select(CaseSubject.person_id)
+            .where(CaseSubject.case_id == case.id)
+            .order_by(CaseSubject.id)
+        )
+    )
+
+
+def reports_of_case_ids(session: Session, case: Case) -> list[int]:
+    """The ids of every report on the case (whoever may read them)."""
+    return list(
+        session.scalars(
+            select(CaseReport.report_id)
+            .where(CaseReport.case_id == case.id)
+            .order_by(CaseReport.id)
+        )
+    )

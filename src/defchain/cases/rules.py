@@ -1,12 +1,14 @@
-"""Pure case rules: statuses, task kinds, levels of concern, and what one status becomes.
+"""Pure case rules: statuses and the table of transitions between them, task kinds,
+levels of concern, the review cadence, the closure gate and the default monitoring plan.
 
-No session, no clock, no HTTP: values in, decisions out. The status workflow (review
-cadence, closure gates) will grow here as a table of transitions, not an if/elif ladder.
+No session, no clock, no HTTP: values in (including ``now``), decisions with reasons out.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -139,3 +141,275 @@ def clean_text(value: str) -> str:
 def clean_title(value: str) -> str:
     """A one-line title: runs of blanks and line breaks become one space."""
     return " ".join((value or "").split())
+
+
+# --- the status workflow -----------------------------------------------------------------
+
+# Every move a person may make, and the ones the system makes: (from, to) -> the event
+# that names it in the audit log and on the timeline. Anything not in the table is
+# refused. Closing is here too, but the service lets it through only when
+# ``closure_gate`` finds nothing missing.
+TRANSITIONS: dict[tuple[CaseStatus, CaseStatus], str] = {
+    (CaseStatus.OPEN, CaseStatus.ASSESSING): "assessment started",
+    (CaseStatus.ASSESSING, CaseStatus.MANAGING): "management plan started",
+    (CaseStatus.OPEN, CaseStatus.MANAGING): "management plan started",
+    (CaseStatus.MANAGING, CaseStatus.ASSESSING): "back to assessment",
+    (CaseStatus.MANAGING, CaseStatus.MONITORING): "monitoring started",
+    (CaseStatus.ASSESSING, CaseStatus.MONITORING): "monitoring started",
+    (CaseStatus.MONITORING, CaseStatus.MANAGING): "back to active management",
+    (CaseStatus.OPEN, CaseStatus.CLOSED): "closed",
+    (CaseStatus.ASSESSING, CaseStatus.CLOSED): "closed",
+    (CaseStatus.MANAGING, CaseStatus.CLOSED): "closed",
+    (CaseStatus.MONITORING, CaseStatus.CLOSED): "closed",
+    # Re-opening: by a person, or by the tripwire when new information arrives.
+    (CaseStatus.CLOSED, CaseStatus.OPEN): "re-opened",
+    (CaseStatus.MONITORING, CaseStatus.OPEN): "re-opened",
+}
+
+
+def transition(current: str, wanted: str) -> str:
+    """The event name of moving from ``current`` to ``wanted``; ``ValueError`` saying
+    which moves are allowed when the table has no such move."""
+    key = (CaseStatus(current), CaseStatus(wanted))
+    event = TRANSITIONS.get(key)
+    if event is None:
+        allowed = sorted(CASE_STATUS_LABELS[to] for (frm, to) in TRANSITIONS if frm == key[0])
+        raise ValueError(
+            f"a {CASE_STATUS_LABELS[key[0]].lower()} case cannot become "
+            f"{CASE_STATUS_LABELS[key[1]].lower()}; it can become: {', '.join(allowed)}"
+        )
+    return event
+
+
+def next_statuses(current: str) -> list[CaseStatus]:
+    """Where a person may move the case from ``current`` (closing included)."""
+    return [to for (frm, to) in TRANSITIONS if frm == CaseStatus(current)]
+
+
+# --- review cadence ------------------------------------------------------------------------
+
+# Days between reviews by level of concern; a jurisdiction may set its own.
+DEFAULT_REVIEW_DAYS: dict[LevelOfConcern, int] = {
+    LevelOfConcern.IMMINENT: 1,
+    LevelOfConcern.HIGH: 7,
+    LevelOfConcern.MODERATE: 30,
+    LevelOfConcern.LOW: 90,
+}
+
+
+def review_days(overrides: Mapping[str, int] | None = None) -> dict[LevelOfConcern, int]:
+    """The cadence in force: the defaults with a jurisdiction's overrides on top."""
+    days = dict(DEFAULT_REVIEW_DAYS)
+    for key, value in (overrides or {}).items():
+        days[LevelOfConcern(key)] = int(value)
+    return days
+
+
+def parse_review_days(raw: Mapping[str, str]) -> tuple[dict[str, int], dict[str, str]]:
+    """A jurisdiction's cadence form: whole days from 1 to 365, never longer for a more
+    serious level than for a less serious one. Returns (values, errors by field)."""
+    values: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for level in LevelOfConcern:
+        text = str(raw.get(level.value, "")).strip()
+        if not text:
+            errors[level.value] = "is required"
+        elif not text.isdigit() or not 1 <= int(text) <= 365:
+            errors[level.value] = "must be a whole number of days from 1 to 365"
+        else:
+            values[level.value] = int(text)
+    if not errors:
+        order = [LevelOfConcern.IMMINENT, LevelOfConcern.HIGH, LevelOfConcern.MODERATE]
+        for serious, lighter in zip(order, [*order[1:], LevelOfConcern.LOW], strict=True):
+            if values[serious.value] > values[lighter.value]:
+                errors[serious.value] = (
+                    f"cannot be longer than for {LEVEL_OF_CONCERN_LABELS[lighter].lower()} "
+                    f"({values[lighter.value]} days)"
+                )
+    return values, errors
+
+
+def next_review(
+    level: str | None, assessed_at: datetime, days: Mapping[LevelOfConcern, int]
+) -> datetime | None:
+    """When the case is next due for review, counted from its latest assessment."""
+    if not level:
+        return None
+    return assessed_at + timedelta(days=days[LevelOfConcern(level)])
+
+
+LEVEL_RANK = {level: rank for rank, level in enumerate(LevelOfConcern)}
+
+
+def higher_level(a: str | None, b: str | None) -> str | None:
+    """The more serious of two levels (``None`` counts as below low)."""
+    if not a or not b:
+        return a or b
+    return a if LEVEL_RANK[LevelOfConcern(a)] >= LEVEL_RANK[LevelOfConcern(b)] else b
+
+
+# --- closure ------------------------------------------------------------------------------
+
+# A monitoring plan's default check-ins after closure, in days.
+DEFAULT_CHECKINS: tuple[int, ...] = (30, 90, 180)
+FIREARM_ANSWERED = frozenset({"known", "reported", "none_known"})
+
+
+@dataclass(frozen=True)
+class ClosureFacts:
+    """Everything the closure gate looks at, gathered by the service."""
+
+    level_of_concern: str | None
+    last_assessed_at: datetime | None
+    peak_level: str | None
+    transfer_note: str
+    open_tasks: int
+    # person id -> latest firearm-access status (missing: never recorded)
+    firearm_access: Mapping[int, str]
+    subject_ids: Sequence[int]
+    plan_outcome: str
+    lead_user_id: int
+    signoff_user_ids: Sequence[int]
+    scheduled_checkins: int
+    review_days: Mapping[LevelOfConcern, int] = field(default_factory=lambda: DEFAULT_REVIEW_DAYS)
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """One condition the case does not meet yet, and why it matters."""
+
+    condition: str
+    reason: str
+
+
+def closure_gate(facts: ClosureFacts, now: datetime) -> list[Unmet]:
+    """Every unmet condition for closing, each with its reason; empty when the case
+    may close. The conditions follow the finding that attacks went ahead after
+    follow-up on an early report was dropped: closing must be a decision the record
+    supports, not a way to make a case disappear."""
+    unmet: list[Unmet] = []
+    unmet += _assessment_condition(facts, now)
+    if facts.open_tasks:
+        unmet.append(
+            Unmet(
+                "no open task",
+                f"{facts.open_tasks} task{'s are' if facts.open_tasks != 1 else ' is'} still "
+                "open: record each outcome, or cancel it with a reason",
+            )
+        )
+    if not facts.subject_ids:
+        unmet.append(Unmet("firearm access", "the case has no subject person to answer it for"))
+    missing = [
+        pid for pid in facts.subject_ids if facts.firearm_access.get(pid) not in FIREARM_ANSWERED
+    ]
+    if missing:
+        unmet.append(
+            Unmet(
+                "firearm access",
+                "firearm access is not answered for "
+                + ", ".join(f"person #{pid}" for pid in missing)
+                + " (known, reported or none known)",
+            )
+        )
+    if not facts.plan_outcome.strip():
+        unmet.append(Unmet("plan outcome", "record the outcome of the management plan"))
+    if facts.peak_level in (LevelOfConcern.HIGH, LevelOfConcern.IMMINENT):
+        unmet += _high_case_conditions(facts)
+    return unmet
+
+
+def _assessment_condition(facts: ClosureFacts, now: datetime) -> list[Unmet]:
+    if facts.transfer_note.strip():
+        return []
+    if facts.level_of_concern is None or facts.last_assessed_at is None:
+        return [
+            Unmet("current low assessment", "the case was never assessed (or document a transfer)")
+        ]
+    level = LevelOfConcern(facts.level_of_concern)
+    if level is not LevelOfConcern.LOW:
+        return [
+            Unmet(
+                "current low assessment",
+                f"the latest assessment found {LEVEL_OF_CONCERN_LABELS[level].lower()} concern; "
+                "closing needs low (or a documented transfer)",
+            )
+        ]
+    window = timedelta(days=facts.review_days[LevelOfConcern.LOW])
+    if now - facts.last_assessed_at > window:
+        return [
+            Unmet(
+                "current low assessment",
+                f"the low assessment is older than the review interval ({window.days} days): "
+                "reassess",
+            )
+        ]
+    return []
+
+
+def _high_case_conditions(facts: ClosureFacts) -> list[Unmet]:
+    unmet: list[Unmet] = []
+    signed = set(facts.signoff_user_ids)
+    if facts.lead_user_id not in signed:
+        unmet.append(
+            Unmet("lead sign-off", "the case was once high or imminent: the lead signs off")
+        )
+    if not signed - {facts.lead_user_id}:
+        unmet.append(
+            Unmet(
+                "second sign-off",
+                "the case was once high or imminent: a second team member signs off",
+            )
+        )
+    if facts.scheduled_checkins < 1:
+        unmet.append(
+            Unmet(
+                "monitoring plan",
+                "the case was once high or imminent: schedule at least one check-in "
+                f"(the default plan is {', '.join(str(d) for d in DEFAULT_CHECKINS)} days)",
+            )
+        )
+    return unmet
+
+
+def default_checkins(closed_at: datetime) -> list[datetime]:
+    """The default monitoring plan's check-in dates."""
+    return [closed_at + timedelta(days=d) for d in DEFAULT_CHECKINS]
+
+
+# --- chronic cases -----------------------------------------------------------------------
+
+
+class CareItemKind(StrEnum):
+    """Care-continuity items of a long-term plan (after a 72-hour hold, for example)."""
+
+    FOLLOWUP_MADE = "followup_made"
+    FOLLOWUP_ATTENDED = "followup_attended"
+    MEDICATION = "medication"
+    NEXT_CONTACT = "next_contact"
+    HOUSING = "housing"
+    OTHER = "other"
+
+
+CARE_ITEM_LABELS: dict[CareItemKind, str] = {
+    CareItemKind.FOLLOWUP_MADE: "Follow-up appointment made?",
+    CareItemKind.FOLLOWUP_ATTENDED: "Follow-up appointment attended?",
+    CareItemKind.MEDICATION: "Medication continuity?",
+    CareItemKind.NEXT_CONTACT: "Next contact arranged?",
+    CareItemKind.HOUSING: "Housing stable?",
+    CareItemKind.OTHER: "Other",
+}
+
+# The items a long-term plan starts with after an involuntary hold.
+AFTER_HOLD: tuple[CareItemKind, ...] = (
+    CareItemKind.FOLLOWUP_MADE,
+    CareItemKind.FOLLOWUP_ATTENDED,
+    CareItemKind.MEDICATION,
+    CareItemKind.NEXT_CONTACT,
+)
+
+
+class TripwireMode(StrEnum):
+    """What a new report about a person with a closed or monitored case does."""
+
+    REOPEN = "reopen"
+    FLAG = "flag"

@@ -21,7 +21,9 @@ from defchain.access import Actor, Label, Permission, Team, User, can, require
 from defchain.access.service import actor_for
 from defchain.cases.models import Case, CaseNote, CaseReport, CaseSubject, CaseTask
 from defchain.cases.queries import (
+    case_settings,
     cases_of_person,
+    jurisdiction_of,
     notes_visible,
     open_tasks,
     reports_of,
@@ -38,6 +40,8 @@ from defchain.cases.rules import (
     TaskStatus,
     clean_text,
     clean_title,
+    higher_level,
+    next_review,
     status_after_assessment,
 )
 from defchain.errors import Conflict, NotFound, ValidationFailed
@@ -93,7 +97,7 @@ def _long_text(value: str, field: str, *, required: bool) -> str:
     return text
 
 
-def _may_work(session: Session, user_id: int, case: Case, field: str, what: str) -> User:
+def may_work(session: Session, user_id: int, case: Case, field: str, what: str) -> User:
     """The enabled user who may change ``case`` (by role and scope), or a field error."""
     user = session.get(User, user_id)
     if user is None or user.disabled:
@@ -188,7 +192,7 @@ def open_case(
         created_at=now,
         created_by_user_id=actor.audit_id,
     )
-    _may_work(session, lead_id, case, "lead_user_id", "its lead")
+    may_work(session, lead_id, case, "lead_user_id", "its lead")
     reports = [_report(session, actor, rid, "report_ids") for rid in dict.fromkeys(report_ids)]
     persons = [_person(session, actor, pid, "person_ids") for pid in dict.fromkeys(person_ids)]
     linked = _linked_person_ids(session, [r.id for r in reports])
@@ -293,7 +297,7 @@ def add_task(
     title = _title(title)
     if origin is not None and not 0 < len(origin) <= MAX_ORIGIN:
         raise ValidationFailed(f"origin: 1 to {MAX_ORIGIN} characters", field="origin")
-    owner = _may_work(session, owner_user_id, case, "owner_user_id", "its owner")
+    owner = may_work(session, owner_user_id, case, "owner_user_id", "its owner")
     task = CaseTask(
         case_id=case.id,
         kind=chosen.value,
@@ -449,8 +453,11 @@ def record_concern(
         return
     before = _concern(case)
     case.level_of_concern = chosen.value
+    case.peak_level = higher_level(case.peak_level, chosen.value)
     case.pathway_stage = stage
     case.last_assessed_at = assessed_at
+    days = case_settings(session, jurisdiction_of(session, case)).review_days
+    case.next_review_at = next_review(chosen.value, assessed_at, days)
     case.status = status_after_assessment(case.status).value
     session.flush()
     changes = audit.diff(before, _concern(case))
@@ -463,5 +470,7 @@ def _concern(case: Case) -> dict[str, Any]:
         "level_of_concern": case.level_of_concern,
         "pathway_stage": case.pathway_stage,
         "last_assessed_at": assessed,
+        "next_review_at": case.next_review_at.isoformat() if case.next_review_at else None,
+        "peak_level": case.peak_level,
         "status": case.status,
     }

@@ -3,6 +3,7 @@
 from defchain.people import policy
 from defchain.people.models import (
     BlockingKey,
+    FirearmAccess,
     Identifier,
     MergeProposal,
     Person,
@@ -15,6 +16,7 @@ policy.register()
 
 __all__ = [
     "BlockingKey",
+    "FirearmAccess",
     "Identifier",
     "MergeProposal",
     "Person",

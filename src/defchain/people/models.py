@@ -156,3 +156,25 @@ class PersonChange(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey("person_changes.id"), default=None)
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("person_changes.id"), default=None)
+
+
+class FirearmAccess(Base):
+    """What is known about a person's access to firearms, from which source and when.
+
+    A new finding is a new row; the newest counts. ``status`` is one of ``known`` (with
+    what is known in ``detail``), ``reported`` (someone says so, unconfirmed),
+    ``none_known`` or ``unknown``. A case closes only when each subject has an answer
+    other than ``unknown``.
+    """
+
+    __tablename__ = "person_firearm_access"
+    __table_args__ = (Index("ix_person_firearm_access_person", "person_id", "as_of"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(200))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -31,7 +31,10 @@ from defchain.web.routes import (
     admin,
     api,
     audit_log,
+    case_lifecycle,
+    case_records,
     home,
+    meetings,
     notifications,
     public,
     report_import,
@@ -95,7 +98,8 @@ def create_app(
     app.include_router(api.router)
     for module in (signin, home, accounts, admin, routing, teams, audit_log, public, people_pages):
         app.include_router(module.router)
-    app.include_router(assessment_pages.router)
+    for module in (assessment_pages, case_lifecycle, case_records, meetings):
+        app.include_router(module.router)
     app.include_router(case_pages.router)
     for module in (report_import, triage_pages, reports, notifications):  # import before {id}
         app.include_router(module.router)

@@ -28,6 +28,7 @@ from defchain.web import report_forms as rf
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
 from defchain.web.forms import domain_error_fields, form_values, parse
 from defchain.web.routes import assessment as assessment_pages
+from defchain.web.routes import case_lifecycle, case_records
 from defchain.web.templating import render
 
 router = APIRouter()
@@ -223,6 +224,8 @@ def _case_page(
         "TASK_KIND_LABELS": _labels_map(TASK_KIND_LABELS),
         "TASK_STATUS_LABELS": _labels_map(TASK_STATUS_LABELS),
         **assessment_pages.panel_context(db, actor, case),
+        **case_lifecycle.context(db, actor, case),
+        **case_records.context(db, actor, case),
     }
     return render(request, "cases/case.html", context, status_code=status)
 
