@@ -38,6 +38,7 @@ from dataclasses import dataclass, fields
 from typing import Any, NoReturn
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -55,6 +56,11 @@ from defchain.intake.schemas import parse_report
 from defchain.migrate import upgrade
 
 BACKENDS = ("sqlite", "postgres")
+
+# Property tests check properties, not speed: no per-example deadline on a noisy 2-core
+# machine (speed lives in bench/).
+hypothesis_settings.register_profile("defchain", deadline=None)
+hypothesis_settings.load_profile("defchain")
 
 # Every cast member signs in with this. Hashed once per run: argon2 costs ~0.1 s a hash,
 # and password hashing has its own tests.

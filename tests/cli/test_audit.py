@@ -18,10 +18,11 @@ def test_audit_verify_passes_on_a_clean_database(seeded: Seeded) -> None:
     # subjects to the person registry (32 more: persons created, links, a review), three
     # routing rules, a triage suggestion per report (22), and the routing rules' hand-offs
     # to the school district and behavioral health (7) with their info copies (7); the
-    # demo case (17: opened, a note, two assessments, their concern updates, 8 gap tasks
-    # added and 3 of them answered by the reassessment).
-    assert "Events checked: 138" in result.output
-    assert seeded.cli.count(AuditEvent) == 138
+    # demo case (18: opened, a note, two assessments, their concern updates, 8 gap tasks
+    # added and 3 of them answered by the reassessment, and the subject's firearm access
+    # the first assessment wrote back).
+    assert "Events checked: 139" in result.output
+    assert seeded.cli.count(AuditEvent) == 139
     assert "OK" in result.output
 
 

@@ -87,12 +87,13 @@ def test_demo_is_written_through_audited_services(seeded: Seeded) -> None:
     flow = {e.tag for e in events if e.actor_label == "triage (#0)"}
     assert "triage:report:suggested" in flow and "people:report:linked" in flow
     # The demo case is opened and assessed by its team lead, as a person would.
-    casework = {e.actor_label for e in events if e.tag.startswith(("cases:", "assessment:"))}
+    casework_tags = ("cases:", "assessment:", "people:person:firearm_access")
+    casework = {e.actor_label for e in events if e.tag.startswith(casework_tags)}
     assert casework == {f"demo.lead (#{_user_id(seeded, 'demo.lead')})"}
     setup = [
         e
         for e in events
-        if not e.tag.startswith(("intake:", "cases:", "assessment:"))
+        if not e.tag.startswith(("intake:", *casework_tags))
         and e.actor_label != "triage (#0)"
     ]
     assert {e.actor_label for e in setup} == {"cli:demo (#0)"}

@@ -7,6 +7,7 @@ cannot ship without its access decided and tested.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +18,10 @@ from defchain import cases, notify
 from defchain.access import Actor
 from defchain.assessment import get_instrument
 from defchain.assessment import service as assessments
+from defchain.cases import care, lifecycle, meetings
+from defchain.cases.models import MeetingItem
 from defchain.intake import Attachment
-from defchain.people import MergeProposal
+from defchain.people import MergeProposal, Person
 from defchain.people import service as people_service
 from defchain.triage import Cluster, ClusterMember, deadlines, routing_service
 from defchain.triage import service as triage
@@ -506,6 +509,111 @@ MATRIX += [
     ),
 ]
 
+# The case's records: its export (a disclosure) by the case's workers; team T's
+# meetings by T's members and administrators only (analyst_a, at the case's agency but
+# not on T, does not find them).
+EXPORT_FORM = {"recipient": "Principal Ortiz", "purpose": "Safety plan", "form": "pdf"}
+TEAM_MEMBERS = ("lead_a", "member_b", "admin")
+OFF_TEAM = {"analyst_a": 404, "user_c": 404}
+MATRIX += [
+    Case(
+        "GET",
+        "/cases/{case_id}/export",
+        "/cases/{case}/export",
+        only(CASE_WORKERS, 200, **CASE_OUTSIDERS),
+    ),
+    Case(
+        "POST",
+        "/cases/{case_id}/export",
+        "/cases/{case}/export",
+        only(CASE_WORKERS, 200, **CASE_OUTSIDERS),
+        EXPORT_FORM,
+    ),
+    Case(
+        "GET",
+        "/teams/{team_id}/meetings",
+        "/teams/{team}/meetings",
+        only(TEAM_MEMBERS, 200, **OFF_TEAM),
+    ),
+    Case(
+        "POST",
+        "/teams/{team_id}/meetings",
+        "/teams/{team}/meetings",
+        only(TEAM_MEMBERS, 303, **OFF_TEAM),
+        {"held_at": "2026-01-05T10:00", "attendees": "Lead A, Member B"},
+    ),
+    Case(
+        "GET", "/meetings/{meeting_id}", "/meetings/{meeting}", only(TEAM_MEMBERS, 200, **OFF_TEAM)
+    ),
+    Case(
+        "POST",
+        "/meetings/{meeting_id}/items/{item_id}/decision",
+        "/meetings/{meeting}/items/{meeting_item}/decision",
+        only(TEAM_MEMBERS, 303, **OFF_TEAM),
+        {"decision": "Keep monitoring."},
+    ),
+    Case(
+        "GET",
+        "/meetings/{meeting_id}/export.csv",
+        "/meetings/{meeting}/export.csv",
+        only(TEAM_MEMBERS, 200, **OFF_TEAM),
+    ),
+    Case(
+        "GET",
+        "/meetings/{meeting_id}/export.md",
+        "/meetings/{meeting}/export.md",
+        only(TEAM_MEMBERS, 200, **OFF_TEAM),
+    ),
+]
+
+# The case page's guardrails (``guardrail_records``): the records case is assessing, with
+# an open task (so closing it is refused: 422) and a subject; a second case of team T is
+# monitored and chronic (re-opened, its care plan reviewed). Case settings: administrators.
+GUARD_WORKERS = only(CASE_WORKERS, 303, **CASE_OUTSIDERS)
+CASE_SETTINGS_FORM = {
+    "jurisdiction_id": "{jurisdiction}",
+    "review_imminent": "1",
+    "review_high": "5",
+    "review_moderate": "30",
+    "review_low": "90",
+    "tripwire": "flag",
+}
+MATRIX += [
+    Case("POST", "/cases/{case_id}/status", "/cases/{case}/status", GUARD_WORKERS,
+         {"status": "managing", "reason": ""}),
+    Case("POST", "/cases/{case_id}/close", "/cases/{case}/close",
+         only(CASE_WORKERS, 422, **CASE_OUTSIDERS), {"reason": "Nothing more to do"}),
+    Case("POST", "/cases/{case_id}/reopen", "/cases/{case_chronic}/reopen", GUARD_WORKERS,
+         {"reason": "New information arrived"}),
+    Case("POST", "/cases/{case_id}/lead", "/cases/{case}/lead", GUARD_WORKERS,
+         {"lead_user_id": "{member_b_id}", "reason": "A school matter now"}),
+    Case("POST", "/cases/{case_id}/plan-outcome", "/cases/{case}/plan-outcome", GUARD_WORKERS,
+         {"outcome": "Counseling completed."}),
+    Case("POST", "/cases/{case_id}/transfer", "/cases/{case}/transfer", GUARD_WORKERS,
+         {"transfer_note": "Taken over by the county team."}),
+    Case("POST", "/cases/{case_id}/sign-off", "/cases/{case}/sign-off", GUARD_WORKERS,
+         {"note": ""}),
+    Case("POST", "/cases/{case_id}/checkins", "/cases/{case}/checkins", GUARD_WORKERS,
+         {"plan": "default"}),
+    Case("POST", "/cases/{case_id}/checkins/{checkin_id}/done",
+         "/cases/{case}/checkins/{checkin}/done", GUARD_WORKERS,
+         {"outcome": "Seen at school, doing fine."}),
+    Case("POST", "/cases/{case_id}/subjects/{person_id}/firearm-access",
+         "/cases/{case}/subjects/{case_subject}/firearm-access", GUARD_WORKERS,
+         {"status": "none_known", "source": "Parent interview"}),
+    Case("POST", "/cases/{case_id}/chronic", "/cases/{case}/chronic", GUARD_WORKERS,
+         {"chronic": "on", "with_after_hold": "on", "reason": "Released after a hold"}),
+    Case("POST", "/cases/{case_id}/care-items", "/cases/{case_chronic}/care-items",
+         GUARD_WORKERS, {"kind": "housing", "agency_id": "{agency_b}",
+                         "review_every_days": "14"}),
+    Case("POST", "/cases/{case_id}/care-items/{item_id}",
+         "/cases/{case_chronic}/care-items/{care_item}", GUARD_WORKERS,
+         {"action": "review", "answer": "yes", "note": ""}),
+    Case("GET", "/admin/case-settings", "/admin/case-settings", only(ADMIN, 200)),
+    Case("POST", "/admin/case-settings", "/admin/case-settings", only(ADMIN, 303),
+         CASE_SETTINGS_FORM),
+]  # fmt: skip
+
 # Routes that are not the app's own pages.
 NOT_PAGES = {("GET", "/api/openapi.json")}
 
@@ -556,6 +664,8 @@ def records(cast: Any, db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> 
         "notification": note.id,
         **people_records(cast, db, clock, monkeypatch),
         **case_records(cast, db, clock),
+        **meeting_records(cast, db, clock),
+        **guardrail_records(cast, db, clock),
     }
 
 
@@ -574,6 +684,50 @@ def case_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
         answers=assessments.blank_answers(get_instrument("DC-TA-1")), now=clock.now(),
     )  # fmt: skip
     return {"case": case.id, "case_task": task.id, "assessment": assessment.id}
+
+
+def meeting_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
+    """A meeting of team T with one case of T on its agenda."""
+    case = db.scalars(select(cases.Case).where(cases.Case.team_id == cast.team.id)).first()
+    meeting = meetings.create_meeting(
+        db, cast.actor("lead_a"), cast.team, held_at=clock.now(), attendees="", now=clock.now()
+    )
+    item = db.scalars(select(MeetingItem).where(MeetingItem.meeting_id == meeting.id)).first()
+    if item is None:  # the case needs no discussion today: put it on the agenda anyway
+        item = MeetingItem(meeting_id=meeting.id, case_id=case.id, reasons=["due for review"])
+        db.add(item)
+        db.flush()
+    return {"meeting": meeting.id, "meeting_item": item.id}
+
+
+def guardrail_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
+    """A subject and a scheduled check-in on the records case (``case_records``), and a
+    second case of team T, monitored and chronic, with its after-hold care items."""
+    lead = cast.actor("lead_a")
+    case = db.scalars(select(cases.Case).where(cases.Case.title == "Threats at the game")).one()
+    subject = Person(display_name="Jayden Example", created_at=clock.now())
+    db.add(subject)
+    db.flush()
+    cases.add_subject(db, lead, case, person_id=subject.id, now=clock.now())
+    (checkin,) = lifecycle.schedule_checkins(
+        db, lead, case, dates=[clock.now() + timedelta(days=30)], owner_user_id=None,
+        now=clock.now(),
+    )  # fmt: skip
+    chronic = cases.open_case(
+        db, lead, title="Released after a hold", team_id=cast.team.id, now=clock.now()
+    )
+    for status in ("managing", "monitoring"):
+        lifecycle.move(db, lead, chronic, to=status, reason="", now=clock.now())
+    (item, *_) = care.set_chronic(
+        db, lead, chronic, chronic=True, with_after_hold=True, reason="A 72-hour hold",
+        now=clock.now(),
+    )  # fmt: skip
+    return {
+        "case_subject": subject.id,
+        "checkin": checkin.id,
+        "case_chronic": chronic.id,
+        "care_item": item.id,
+    }
 
 
 def triage_records(cast: Any, db: Any, clock: Any, report: Any) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """Assessment: versioned instruments as data, pure scoring, immutable assessments
 (public API of the assessment domain)."""
 
+from defchain.assessment import timeline_source  # noqa: F401  (registers the case timeline's source)
 from defchain.assessment.instrument import (
     Instrument,
     InstrumentError,

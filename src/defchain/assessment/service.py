@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from defchain import audit, ledger
 from defchain.access import Actor, Permission, require
-from defchain.assessment import rules
+from defchain.assessment import firearm_access, rules
 from defchain.assessment.instrument import (
     UNKNOWN,
     AnswerType,
@@ -269,8 +269,9 @@ def record(
     now: datetime,
 ) -> Assessment:
     """Score and store an assessment; open a task for each new information gap and
-    close the gap tasks whose question this assessment answers. Nothing is written
-    when any answer or citation is invalid."""
+    close the gap tasks whose question this assessment answers; a yes or no on weapons
+    access is written to each subject's firearm-access history where it differs. Nothing
+    is written when any answer or citation is invalid."""
     require(actor, P.ASSESSMENT_ASSESSMENT_CREATE, case)
     instrument = default_instruments().get(instrument_key)
     if instrument is None:
@@ -308,6 +309,20 @@ def record(
     cases.record_concern(
         db, actor, case, level=concluded, stage=result.stage.value, assessed_at=now
     )
+    firearm = answers.get(firearm_access.ITEM)
+    firearm_recorded = (
+        firearm_access.write_back(
+            db,
+            actor,
+            case,
+            value=firearm.value,
+            detail=firearm.detail.strip(),
+            source=f"assessment #{row.id} ({instrument.key})",
+            now=now,
+        )
+        if firearm is not None
+        else []
+    )
     for report in cases.reports_of(db, actor, case):
         ledger.complete(
             db,
@@ -333,6 +348,7 @@ def record(
             "stage": [None, result.stage.value],
             "gap_tasks_opened": [None, opened],
             "gap_tasks_closed": [None, closed],
+            "firearm_access_recorded": [None, firearm_recorded],
         },
         at=now,
     )
@@ -510,7 +526,9 @@ def starting_answers(
 ) -> tuple[dict[str, AnswerIn], set[str]]:
     """What the form starts with: the actor's own latest assessment with this instrument
     (a reassessment starts from it), else blanks; then wellness pre-fills for every item
-    still unknown. Returns the answers and the ids of the pre-filled items."""
+    still unknown, then weapons access from the subjects' firearm-access history when
+    still unknown (with no citation: the assessor cites the evidence). Returns the
+    answers and the ids of the pre-filled items."""
     answers = blank_answers(instrument)
     mine = [
         a
@@ -534,6 +552,15 @@ def starting_answers(
             value=suggestion.value, citation=suggestion.citation.token, prefilled=True
         )
         prefilled.add(item_id)
+    firearm = answers.get(firearm_access.ITEM)
+    if firearm is not None and not rules.is_known(firearm.value):
+        found = firearm_access.on_file(db, case, instrument)
+        if found is not None:
+            # No citation: the history is not case evidence, so the assessor cites it.
+            answers[firearm_access.ITEM] = AnswerIn(
+                value=found.value, detail=found.label, prefilled=True
+            )
+            prefilled.add(firearm_access.ITEM)
     return answers, prefilled
 
 

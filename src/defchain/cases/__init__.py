@@ -1,7 +1,7 @@
 """Cases: subjects, one lead, tasks and notes (public API of the cases domain)."""
 
-from defchain.cases import policy, queries, service
-from defchain.cases.models import Case, CaseNote, CaseReport, CaseSubject, CaseTask
+from defchain.cases import oversight, policy, queries, service, tripwire
+from defchain.cases.models import Case, CaseNote, CaseReport, CaseSubject, CaseTask, CheckIn
 from defchain.cases.queries import (
     cases_of_person,
     notes_visible,
@@ -33,6 +33,7 @@ from defchain.cases.service import (
 )
 
 policy.register()
+tripwire.register()
 
 __all__ = [
     "CASE_STATUS_LABELS",
@@ -45,6 +46,7 @@ __all__ = [
     "CaseStatus",
     "CaseSubject",
     "CaseTask",
+    "CheckIn",
     "LevelOfConcern",
     "TaskKind",
     "TaskStatus",
@@ -58,6 +60,7 @@ __all__ = [
     "notes_visible",
     "open_case",
     "open_tasks",
+    "oversight",
     "policy",
     "queries",
     "record_concern",
@@ -66,4 +69,5 @@ __all__ = [
     "status_after_assessment",
     "subjects_of",
     "tasks_of",
+    "tripwire",
 ]

@@ -174,8 +174,10 @@ def transition(current: str, wanted: str) -> str:
     event = TRANSITIONS.get(key)
     if event is None:
         allowed = sorted(CASE_STATUS_LABELS[to] for (frm, to) in TRANSITIONS if frm == key[0])
+        current_label = CASE_STATUS_LABELS[key[0]].lower()
+        article = "an" if current_label[0] in "aeiou" else "a"
         raise ValueError(
-            f"a {CASE_STATUS_LABELS[key[0]].lower()} case cannot become "
+            f"{article} {current_label} case cannot become "
             f"{CASE_STATUS_LABELS[key[1]].lower()}; it can become: {', '.join(allowed)}"
         )
     return event

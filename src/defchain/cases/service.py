@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from defchain import audit
+from defchain import audit, ledger
 from defchain.access import Actor, Label, Permission, Team, User, can, require
 from defchain.access.service import actor_for
 from defchain.cases.models import Case, CaseNote, CaseReport, CaseSubject, CaseTask
@@ -52,6 +52,9 @@ from defchain.people import Person, ReportLink
 P = Permission
 SUBJECT = "case"
 MAX_STAGE = 40
+# Each task is a link of the chain: overdue and not done, it is a break that escalates.
+TASK_SUBJECT = "task"
+TASK_LINK = "planned"
 
 __all__ = [
     "add_note",
@@ -311,6 +314,17 @@ def add_task(
     )
     session.add(task)
     session.flush()
+    ledger.open_link(
+        session,
+        subject_type=TASK_SUBJECT,
+        subject_id=task.id,
+        link=TASK_LINK,
+        due_at=due_at,
+        now=now,
+        agency_id=case.agency_id,
+        team_id=case.team_id,
+        owner_user_id=owner.id,
+    )
     changes = {
         "task_id": [None, task.id],
         "kind": [None, task.kind],
@@ -331,6 +345,22 @@ def _open_task(session: Session, actor: Actor, task: CaseTask) -> Case:
     return case
 
 
+def _end_task_link(
+    session: Session, actor: Actor, task: CaseTask, *, note: str, now: datetime
+) -> None:
+    """The task's link in the chain is done (a cancelled task owes nothing either)."""
+    ledger.complete(
+        session,
+        subject_type=TASK_SUBJECT,
+        subject_id=task.id,
+        link=TASK_LINK,
+        now=now,
+        by=actor.label,
+        user_id=actor.audit_id,
+        note=note,
+    )
+
+
 def complete_task(
     session: Session, actor: Actor, task: CaseTask, *, outcome: str, now: datetime
 ) -> CaseTask:
@@ -341,7 +371,7 @@ def complete_task(
     task.outcome = outcome
     task.done_at = now
     task.done_by_user_id = actor.audit_id
-    session.flush()
+    _end_task_link(session, actor, task, note="task done", now=now)
     changes = {
         "task_id": [None, task.id],
         "status": [TaskStatus.OPEN.value, task.status],
@@ -361,7 +391,7 @@ def cancel_task(
     task.outcome = reason
     task.done_at = now
     task.done_by_user_id = actor.audit_id
-    session.flush()
+    _end_task_link(session, actor, task, note="task cancelled", now=now)
     changes = {
         "task_id": [None, task.id],
         "status": [TaskStatus.OPEN.value, task.status],

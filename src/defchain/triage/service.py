@@ -73,6 +73,20 @@ def register_person_facts(provider: PersonFactsProvider) -> None:
     _person_fact_providers.append(provider)
 
 
+# --- what follows a link: other domains listen (cases: the tripwire) ---------------------
+
+LinkListener = Callable[[Session, Report, ReportLink, datetime], None]
+_link_listeners: list[LinkListener] = []
+
+
+def register_link_listener(listener: LinkListener) -> None:
+    """Let a higher domain act on a report's link to a person, in the same transaction
+    as the link and before the rules look again (so a case the tripwire re-opens counts
+    as open)."""
+    if listener not in _link_listeners:
+        _link_listeners.append(listener)
+
+
 def active_link(session: Session, report_id: int) -> ReportLink | None:
     return session.scalar(
         select(ReportLink)
@@ -390,8 +404,9 @@ def _route_elsewhere(
 
 def after_person_linked(session: Session, *, report: Report, now: datetime) -> None:
     """What follows a report's link to a person (by the model, or by a person deciding a
-    review): its "linked" link is done, it joins the person's cluster, and the rules run
-    again; a changed suggestion is recorded (and a new P1 alerts)."""
+    review): its "linked" link is done, the registered link listeners run (the cases
+    tripwire), it joins the person's cluster, and the rules run again; a changed
+    suggestion is recorded (and a new P1 alerts)."""
     person_link = active_link(session, report.id)
     if person_link is not None:
         ledger.complete(
@@ -402,6 +417,8 @@ def after_person_linked(session: Session, *, report: Report, now: datetime) -> N
             now=now,
             by=f"people ({person_link.decided_by})",
         )
+        for listener in _link_listeners:
+            listener(session, report, person_link, now)
     cluster_report(session, report=report, now=now, stage="person")
     latest = latest_suggestion(session, report.id)
     result = evaluate(session, report)

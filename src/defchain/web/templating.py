@@ -52,6 +52,7 @@ NAV: list[NavItem] = [
     NavItem("Users", "/admin/users", Permission.ACCESS_USER_WRITE),
     NavItem("Routing", "/admin/routing", Permission.TRIAGE_ROUTING_MANAGE),
     NavItem("Deadlines", "/admin/deadlines", Permission.TRIAGE_ROUTING_MANAGE),
+    NavItem("Case settings", "/admin/case-settings", Permission.ACCESS_JURISDICTION_WRITE),
     NavItem("Audit log", "/audit", Permission.AUDIT_EVENT_READ),
     NavItem("Oversight", "/oversight", Permission.OVERSIGHT_SUMMARY_READ),
     NavItem("My account", "/account", Permission.ACCESS_ACCOUNT_MANAGE),

@@ -18,6 +18,8 @@ from axe_playwright_python.sync_playwright import Axe
 from starlette.routing import compile_path
 
 from tests.web.browser.test_browser_assessment import check_assessment_pages
+from tests.web.browser.test_browser_case_guardrails import check_guardrail_pages
+from tests.web.browser.test_browser_case_records import check_records_pages
 from tests.web.browser.test_browser_cases import check_case_pages
 from tests.web.browser.test_browser_people import check_people_pages
 from tests.web.browser.test_browser_triage import check_triage_pages
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.browser
 NOT_PAGES = {"/healthz", "/", "/api/openapi.json", "/signout"}
 # Downloads (Content-Disposition: attachment), not pages.
 NOT_PAGES |= {"/reports/{report_id}/attachments/{attachment_id}"}
+NOT_PAGES |= {"/meetings/{meeting_id}/export.csv", "/meetings/{meeting_id}/export.md"}
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 
@@ -330,6 +333,7 @@ def test_every_page_passes_axe_for_the_role_that_uses_it(
             assert admin.locator("#error-summary").is_visible(), what
             audit.check(admin, "admin", what, counts_for_route=False)
         check_routing_pages(admin, audit, ids)
+        check_guardrail_pages(admin, audit, live)
         _goto(admin, f"/teams/{ids['team']}")
         admin.locator("main form.usa-form").evaluate("f => { f.noValidate = true; }")
         admin.get_by_role("button", name="Add to team").click()
@@ -343,6 +347,7 @@ def test_every_page_passes_axe_for_the_role_that_uses_it(
         check_triage_pages(signed_in("analyst"), audit, live, admin)
         check_case_pages(signed_in("analyst"), audit, live)
         check_assessment_pages(signed_in("lead"), audit, live)
+        check_records_pages(signed_in("member"), audit, live)
 
         # --- every other role: home and what its navigation offers ------------------------
         for username, paths in (

@@ -224,7 +224,7 @@ def _case_page(
         "TASK_KIND_LABELS": _labels_map(TASK_KIND_LABELS),
         "TASK_STATUS_LABELS": _labels_map(TASK_STATUS_LABELS),
         **assessment_pages.panel_context(db, actor, case),
-        **case_lifecycle.context(db, actor, case),
+        **case_lifecycle.context(db, actor, case, now),
         **case_records.context(db, actor, case),
     }
     return render(request, "cases/case.html", context, status_code=status)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from defchain.access import Agency, Permission, can, queries, require
+from defchain.cases import oversight as case_oversight
 from defchain.web.deps import Ctx, CurrentActor, Db
 from defchain.web.templating import render
 
@@ -29,5 +30,7 @@ def home(request: Request, db: Db, actor: CurrentActor, enrolled: str | None = N
 def oversight(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
     """Counts for officials; never a person's record."""
     require(actor, Permission.OVERSIGHT_SUMMARY_READ)
-    summary = queries.summary(db, now=ctx.clock.now())
-    return render(request, "oversight.html", {"summary": summary})
+    now = ctx.clock.now()
+    summary = queries.summary(db, now=now)
+    cases = case_oversight.counts(db, now=now)
+    return render(request, "oversight.html", {"summary": summary, "cases": cases})
