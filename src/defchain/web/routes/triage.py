@@ -30,6 +30,7 @@ from defchain.access import (
     visible,
 )
 from defchain.access import queries as access_queries
+from defchain.cases import Case, CaseTask, CheckIn
 from defchain.chain.sweep import ROLE_LABELS as ESCALATION_ROLES
 from defchain.errors import DomainError, NotFound
 from defchain.intake import KIND_LABELS, Report
@@ -681,15 +682,25 @@ def breaks(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
     """Every late link the actor may see, most overdue first, with the escalations sent."""
     require(actor, P.CHAIN_BREAK_READ)
     now = ctx.clock.now()
-    others = ChainLink.subject_type != "report" if actor.is_admin else false()
+    # A late task or check-in belongs to its case: whoever may read the case sees it.
+    task = and_(ChainLink.subject_type == "task", CaseTask.id == ChainLink.subject_id)
+    checkin = and_(ChainLink.subject_type == "checkin", CheckIn.id == ChainLink.subject_id)
+    case_work = ChainLink.subject_type.in_(("task", "checkin"))
+    others = (
+        ChainLink.subject_type.not_in(("report", "task", "checkin")) if actor.is_admin else false()
+    )
     query = (
         ledger.breaks_query(now)
         .outerjoin(
             Report, and_(ChainLink.subject_type == "report", Report.id == ChainLink.subject_id)
         )
+        .outerjoin(CaseTask, task)
+        .outerjoin(CheckIn, checkin)
+        .outerjoin(Case, Case.id == func.coalesce(CaseTask.case_id, CheckIn.case_id))
         .where(
             or_(
                 and_(ChainLink.subject_type == "report", visible(actor, P.INTAKE_REPORT_READ)),
+                and_(case_work, Case.id.is_not(None), visible(actor, P.CASES_CASE_READ)),
                 others,
             )
         )
@@ -709,6 +720,7 @@ def breaks(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
     tz = _zone(db, actor)
     context = {
         "rows": rows,
+        "case_of": _cases_of_links(db, rows),
         "capped": capped,
         "cap": BREAKS_CAP,
         "alerts": alerts,
@@ -719,6 +731,19 @@ def breaks(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
         "ROLES": ESCALATION_ROLES,
     }
     return render(request, "triage/breaks.html", context)
+
+
+def _cases_of_links(db: Session, rows: list[ChainLink]) -> dict[int, int]:
+    """Link id -> the case a late task or check-in belongs to."""
+    out: dict[int, int] = {}
+    for subject_type, model in (("task", CaseTask), ("checkin", CheckIn)):
+        ids = {r.subject_id: r.id for r in rows if r.subject_type == subject_type}
+        if ids:
+            for item_id, case_id in db.execute(
+                select(model.id, model.case_id).where(model.id.in_(list(ids)))
+            ):
+                out[ids[item_id]] = case_id
+    return out
 
 
 # --- a jurisdiction's deadlines ----------------------------------------------------------------
