@@ -93,8 +93,7 @@ def test_demo_is_written_through_audited_services(seeded: Seeded) -> None:
     setup = [
         e
         for e in events
-        if not e.tag.startswith(("intake:", *casework_tags))
-        and e.actor_label != "triage (#0)"
+        if not e.tag.startswith(("intake:", *casework_tags)) and e.actor_label != "triage (#0)"
     ]
     assert {e.actor_label for e in setup} == {"cli:demo (#0)"}
     # The demo reports are entered by the demo staff and through the public tip page.
