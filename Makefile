@@ -3,7 +3,7 @@
 #   make demo       install, seed a fictitious county, serve on http://127.0.0.1:8000
 #   make install    the virtual environment from requirements.lock (+ the package, editable)
 #   make lint       ruff, ruff format --check, mypy --strict, import-linter
-#   make test       lint, then pytest on SQLite, then on PostgreSQL when
+#   make test       lint, then pytest on SQLite and, side by side, on PostgreSQL when
 #                   DEFCHAIN_TEST_DATABASE_URL is set
 #   make test-deps  Debian's Chromium and ChromeDriver for the browser tests
 #   make bench      intake benchmark (not a test): the app under 16 clients vs its ceiling,
@@ -62,13 +62,22 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
+# With PostgreSQL configured, the SQLite and PostgreSQL runs go side by side (one core
+# each), each into its own log under var/, printed when both are done.
 test: install test-deps lint
-	DEFCHAIN_TEST_DB=sqlite $(BIN)/pytest
 	@if [ -n "$${DEFCHAIN_TEST_DATABASE_URL:-}" ]; then \
-	  echo "DEFCHAIN_TEST_DB=postgres $(BIN)/pytest"; \
-	  DEFCHAIN_TEST_DB=postgres $(BIN)/pytest; \
+	  mkdir -p var; \
+	  echo "DEFCHAIN_TEST_DB=sqlite $(BIN)/pytest > var/test-sqlite.log (and, side by side)"; \
+	  echo "DEFCHAIN_TEST_DB=postgres $(BIN)/pytest > var/test-postgres.log"; \
+	  DEFCHAIN_TEST_DB=sqlite $(BIN)/pytest > var/test-sqlite.log 2>&1 & lite=$$!; \
+	  DEFCHAIN_TEST_DB=postgres $(BIN)/pytest > var/test-postgres.log 2>&1 & pg=$$!; \
+	  lite_rc=0; pg_rc=0; wait $$lite || lite_rc=$$?; wait $$pg || pg_rc=$$?; \
+	  echo "=== SQLite (exit $$lite_rc) ==="; cat var/test-sqlite.log; \
+	  echo "=== PostgreSQL (exit $$pg_rc) ==="; cat var/test-postgres.log; \
+	  [ $$lite_rc -eq 0 ] && [ $$pg_rc -eq 0 ]; \
 	else \
-	  echo "DEFCHAIN_TEST_DATABASE_URL is not set: skipping the PostgreSQL run."; \
+	  DEFCHAIN_TEST_DB=sqlite $(BIN)/pytest; \
+	  echo "DEFCHAIN_TEST_DATABASE_URL is not set: skipped the PostgreSQL run."; \
 	fi
 
 TRANSLATIONS := src/defchain/web/translations

@@ -25,10 +25,12 @@ import defchain.access
 import defchain.assessment
 import defchain.audit
 import defchain.cases
+import defchain.firearms
 import defchain.intake
 import defchain.ledger
 import defchain.notify
 import defchain.people
+import defchain.reference
 import defchain.triage  # noqa: F401  (registers the models on Base.metadata)
 from defchain.access import Agency, Jurisdiction
 from defchain.db import Base, UTCDateTime, make_engine, sqlite_write_lock

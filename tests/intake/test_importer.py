@@ -71,7 +71,8 @@ def test_rows_are_numbered_by_the_line_they_start_on(
 
 
 def test_skip_bad_keeps_the_good_rows(db: Session, analyst: Actor, clock: Any) -> None:
-    text = f"{HEADER}\n{GOOD}\n2099-01-01T00:00:00Z,NTN-2,felony_conviction,Sam,Guns,\n{GOOD}\n"
+    again = GOOD.replace("NTN-1", "NTN-3")  # the same purchaser, another transaction
+    text = f"{HEADER}\n{GOOD}\n2099-01-01T00:00:00Z,NTN-2,felony_conviction,Sam,Guns,\n{again}\n"
     result = run(db, analyst, clock, text, skip_bad=True)
     assert result.imported == 2 and reports(db) == 2
     assert [(r.line, r.reason) for r in result.rejected] == [

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from defchain import cases, notify
+from defchain import cases, notify, reference
 from defchain.access import Actor
 from defchain.assessment import get_instrument
 from defchain.assessment import service as assessments
@@ -614,6 +614,24 @@ MATRIX += [
          CASE_SETTINGS_FORM),
 ]  # fmt: skip
 
+# The firearm-law table (``firearm_law_record``: California's row): every staff role reads
+# it; administrators edit it (``access:jurisdiction:write``).
+LAW_EDIT = {
+    "name": "Gun violence restraining order (GVRO)",
+    "citation": "Cal. Penal Code § 18100 et seq.",
+    "reason": "Read the code section",
+}
+MATRIX += [
+    Case("GET", "/reference/firearm-laws", "/reference/firearm-laws?state=CA",
+         only(STAFF, 200)),
+    Case("GET", "/reference/firearm-laws/{law_id}/edit",
+         "/reference/firearm-laws/{firearm_law}/edit", only(ADMIN, 200)),
+    Case("POST", "/reference/firearm-laws/{law_id}/edit",
+         "/reference/firearm-laws/{firearm_law}/edit", only(ADMIN, 303), LAW_EDIT),
+    Case("GET", "/reference/firearm-laws/{law_id}/history",
+         "/reference/firearm-laws/{firearm_law}/history", only(STAFF, 200)),
+]  # fmt: skip
+
 # Routes that are not the app's own pages.
 NOT_PAGES = {("GET", "/api/openapi.json")}
 
@@ -666,6 +684,7 @@ def records(cast: Any, db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> 
         **case_records(cast, db, clock),
         **meeting_records(cast, db, clock),
         **guardrail_records(cast, db, clock),
+        "firearm_law": firearm_law_record(db, clock),
     }
 
 
@@ -728,6 +747,13 @@ def guardrail_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
         "case_chronic": chronic.id,
         "care_item": item.id,
     }
+
+
+def firearm_law_record(db: Any, clock: Any) -> int:
+    """California's row of the firearm-law table, seeded from the shipped data file."""
+    reference.seed(db, clock.now(), rows=[r for r in reference.load_seed() if r.state == "CA"])
+    law_id: int = db.scalars(select(reference.FirearmLaw.id)).one()
+    return law_id
 
 
 def triage_records(cast: Any, db: Any, clock: Any, report: Any) -> dict[str, int]:

@@ -112,6 +112,8 @@ class Permission(StrEnum):
     # Add tasks, notes, subjects and reports; complete or cancel tasks.
     CASES_CASE_UPDATE = "cases:case:update"
     ASSESSMENT_ASSESSMENT_CREATE = "assessment:assessment:create"
+    # Read the firearm-law reference table (editing it needs access:jurisdiction:write).
+    REFERENCE_LAW_READ = "reference:law:read"
 
 
 P = Permission
@@ -122,6 +124,7 @@ _STAFF = frozenset(
         P.ACCESS_TEAM_READ,
         P.ACCESS_USER_READ,
         P.ACCESS_JURISDICTION_READ,
+        P.REFERENCE_LAW_READ,
     }
 )
 

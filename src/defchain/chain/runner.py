@@ -21,7 +21,8 @@ from types import FrameType
 # Imported for their registrations: the cases tripwire and person facts listen to the
 # pipeline's links; assessment registers what it adds on top of cases.
 import defchain.assessment
-import defchain.cases  # noqa: F401
+import defchain.cases
+import defchain.firearms  # noqa: F401
 from defchain.chain.pipeline import Pipeline
 from defchain.chain.sweep import SweepResult
 from defchain.chain.sweeper import Sweeper, SweepLock

@@ -27,6 +27,7 @@ from defchain.cases import TASK_KIND_LABELS, Case, CaseTask, CheckIn, TaskKind
 from defchain.cases.lifecycle import CHECKIN_SUBJECT
 from defchain.cases.service import TASK_SUBJECT
 from defchain.db import cached_get
+from defchain.firearms import remind_expiring
 from defchain.intake import Report
 from defchain.ledger import ChainAlert, ChainLink
 from defchain.notify import notify_user
@@ -194,6 +195,7 @@ def _case_work_message(
 def sweep(session: Session, *, now: datetime) -> SweepResult:
     """Send every escalation step that is due and not yet sent (idempotent)."""
     audit.lock_chain(session)
+    remind_expiring(session, now)  # ERPOs expiring within 30 days: once each
     breaks: list[ChainLink] = list(session.scalars(ledger.breaks_query(now).limit(MAX_BREAKS)))
     sent = ledger.alerts_sent(session, [row.id for row in breaks])
     alerts = notified = 0

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from alembic.util.exc import CommandError
 
-from defchain import migrate
+from defchain import migrate, reference
 from defchain.cli.common import (
     console,
     database_url,
@@ -15,7 +15,9 @@ from defchain.cli.common import (
     fail,
     open_database,
     prepare_sqlite_dir,
+    transaction,
 )
+from defchain.clock import SystemClock
 
 app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
@@ -40,9 +42,18 @@ def migrate_to(revision: str) -> None:
         )
 
 
+def seed_reference_data() -> None:
+    """Add the firearm-law rows the database lacks (rows already there stay as edited)."""
+    with transaction() as session:
+        added = reference.seed(session, SystemClock().now())
+    if added:
+        console.print(f"Added {added} firearm-law reference rows (unverified cells marked).")
+
+
 def init() -> None:
     """Create the database at DEFCHAIN_DATABASE_URL, or migrate it to the newest revision."""
     migrate_to("head")
+    seed_reference_data()
 
 
 @app.command("upgrade")

@@ -48,6 +48,7 @@ from defchain.cli.common import (
     sqlite_path,
     transaction,
 )
+from defchain.cli.db import seed_reference_data
 from defchain.cli.demo_cases import seed_case
 from defchain.cli.demo_reports import seed_reports
 from defchain.clock import SystemClock
@@ -382,4 +383,5 @@ def demo(
                 "database. Use `defchain demo --fresh` to start over (SQLite only)."
             )
         result = seed(session, now=now)
+    seed_reference_data()
     print_seed(result)

@@ -10,6 +10,12 @@ All or nothing
     can show them all). With ``skip_bad`` the good rows are stored and the bad ones are
     returned. The caller commits either way (there is nothing to roll back).
 
+Duplicates
+    A NICS denial whose transaction number the same agency already received (an earlier
+    import, or an earlier row of this file) is refused for that row with "duplicate
+    transaction number": the FBI sends one notification per transaction, so a second
+    copy would start a second follow-up of the same denial.
+
 A problem with the file as a whole (not UTF-8 JSON/CSV at all, a missing or unknown CSV
 column, no rows) raises ``ImportRefused``, a ``ValidationFailed`` on field ``file``.
 """
@@ -26,11 +32,13 @@ from datetime import datetime
 from typing import IO, Any, Literal, TextIO, Union, get_args, get_origin
 
 from pydantic import BaseModel
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from defchain.access import Actor, Permission, require
+from defchain.access import Actor, Jurisdiction, Permission, require
 from defchain.errors import DomainError, ValidationFailed
 from defchain.intake import service
+from defchain.intake.models import Report
 from defchain.intake.rules import Channel, ReportKind
 from defchain.intake.schemas import DETAILS, ReportIn, ReportInvalid, parse_report
 
@@ -107,12 +115,15 @@ def import_file(
     imported = 0
     handled = 0
     known_places: dict[int, bool] = {}
+    seen = _SeenDenials(session, actor)
     outer = session.begin_nested()
     try:
         for row in rows:
             # After the first bad row of an all-or-nothing import, only validate the rest.
             dry = bool(rejected) and not skip_bad
-            problem = row.problem or _store(session, row, actor, kind, now, known_places, dry=dry)
+            problem = row.problem or _store(
+                session, row, actor, kind, now, known_places, seen, dry=dry
+            )
             if problem:
                 rejected.append(RejectedRow(row.line, _safe(problem), _safe(row.raw)))
             elif not dry:
@@ -140,6 +151,7 @@ def _store(
     kind: ReportKind,
     now: datetime,
     known_places: dict[int, bool],
+    seen: _SeenDenials,
     *,
     dry: bool,
 ) -> str:
@@ -156,6 +168,9 @@ def _store(
                 known_places[place] = False
         if place is not None and not known_places[place]:
             return f"jurisdiction_id: no jurisdiction with id {place}"
+        duplicate = seen.check(data, row.line) if kind is ReportKind.NICS_DENIAL else ""
+        if duplicate:
+            return duplicate
         if not dry:
             with session.begin_nested():
                 service.receive(session, data=data, source=service.Source(actor=actor), now=now)
@@ -164,6 +179,55 @@ def _store(
     except DomainError as exc:
         return exc.message
     return ""
+
+
+class _SeenDenials:
+    """The denials' transaction numbers met so far, per receiving agency: in this file
+    (with their line) and, looked up once per number, in the database."""
+
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+        self.lines: dict[tuple[int | None, str], int] = {}
+
+    def _agency(self, data: ReportIn) -> int | None:
+        """The agency that will receive the row (as ``service.receive`` places it)."""
+        if self.actor.agency_id:
+            return self.actor.agency_id
+        if data.jurisdiction_id is None:
+            return None
+        place = self.session.get(Jurisdiction, data.jurisdiction_id)
+        return place.intake_agency_id if place is not None else None
+
+    def check(self, data: ReportIn, line: int) -> str:
+        """The problem with the row's transaction number ("" when it is new), and
+        remember it."""
+        number = str(data.details.get("transaction_number", "")).strip()
+        if not number:
+            return ""
+        agency_id = self._agency(data)
+        key = (agency_id, number.upper())
+        if key in self.lines:
+            return (
+                "details.transaction_number: duplicate transaction number "
+                f"(also on line {self.lines[key]})"
+            )
+        self.lines[key] = line
+        if agency_id is not None and self._stored(agency_id, number):
+            return "details.transaction_number: duplicate transaction number (already received)"
+        return ""
+
+    def _stored(self, agency_id: int, number: str) -> bool:
+        found = self.session.scalar(
+            select(Report.id)
+            .where(
+                Report.kind == ReportKind.NICS_DENIAL.value,
+                Report.agency_id == agency_id,
+                func.upper(Report.details["transaction_number"].as_string()) == number.upper(),
+            )
+            .limit(1)
+        )
+        return found is not None
 
 
 def _validated(data: dict[str, Any], kind: ReportKind, now: datetime) -> ReportIn:

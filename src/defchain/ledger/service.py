@@ -26,6 +26,20 @@ LINKS: tuple[str, ...] = (
     "firearm_access",
     "reviewed",
     "closed",
+    # firearms: a denial's follow-up (subject "followup")
+    "deconflict",
+    "prior_reports",
+    "decide",
+    "outcome",
+    # firearms: an ERPO's stages (subject "erpo")
+    "petition_drafted",
+    "filed",
+    "ex_parte",
+    "hearing",
+    "final_order",
+    "served",
+    "surrendered",
+    "expired",
 )
 
 LINK_LABELS: dict[str, str] = {
@@ -39,6 +53,18 @@ LINK_LABELS: dict[str, str] = {
     "firearm_access": "Firearm access addressed",
     "reviewed": "Reviewed",
     "closed": "Closed (disposition)",
+    "deconflict": "Deconflicted with the agencies notified",
+    "prior_reports": "Prior reports checked",
+    "decide": "Follow-up decided",
+    "outcome": "Follow-up outcome recorded",
+    "petition_drafted": "ERPO petition drafted",
+    "filed": "ERPO petition filed",
+    "ex_parte": "ERPO ex parte or temporary order",
+    "hearing": "ERPO hearing",
+    "final_order": "ERPO final order",
+    "served": "ERPO served",
+    "surrendered": "Firearms surrendered",
+    "expired": "ERPO expired",
 }
 
 

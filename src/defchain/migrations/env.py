@@ -12,10 +12,12 @@ import defchain.access
 import defchain.assessment
 import defchain.audit
 import defchain.cases
+import defchain.firearms
 import defchain.intake
 import defchain.ledger
 import defchain.notify
 import defchain.people
+import defchain.reference
 import defchain.triage  # noqa: F401  (registers models on Base.metadata)
 from defchain.db import Base, make_engine
 from defchain.migrate import include_object

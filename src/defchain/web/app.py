@@ -33,6 +33,7 @@ from defchain.web.routes import (
     audit_log,
     case_lifecycle,
     case_records,
+    firearm_laws,
     home,
     meetings,
     notifications,
@@ -98,7 +99,7 @@ def create_app(
     app.include_router(api.router)
     for module in (signin, home, accounts, admin, routing, teams, audit_log, public, people_pages):
         app.include_router(module.router)
-    for module in (assessment_pages, case_lifecycle, case_records, meetings):
+    for module in (assessment_pages, case_lifecycle, case_records, meetings, firearm_laws):
         app.include_router(module.router)
     app.include_router(case_pages.router)
     for module in (report_import, triage_pages, reports, notifications):  # import before {id}

@@ -47,6 +47,7 @@ NAV: list[NavItem] = [
     NavItem("New report", "/reports/new", Permission.INTAKE_REPORT_CREATE),
     NavItem("People", "/people/review", Permission.PEOPLE_PERSON_READ),
     NavItem("Teams", "/teams", Permission.ACCESS_TEAM_READ),
+    NavItem("Firearm laws", "/reference/firearm-laws", Permission.REFERENCE_LAW_READ),
     NavItem("Jurisdictions", "/admin/jurisdictions", Permission.ACCESS_JURISDICTION_WRITE),
     NavItem("Agencies", "/admin/agencies", Permission.ACCESS_AGENCY_WRITE),
     NavItem("Users", "/admin/users", Permission.ACCESS_USER_WRITE),
