@@ -18,7 +18,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from defchain import audit
-from defchain.access import Actor, Permission, Team, can, visible
+from defchain.access import Actor, Permission, Team, can, load_for, visible
 from defchain.cases.models import Case, CaseReport, CaseTask, CheckIn, Meeting, MeetingItem
 from defchain.cases.queries import user_names
 from defchain.cases.rules import CaseStatus, TaskStatus, clean_text
@@ -90,12 +90,8 @@ def load_meeting(
 ) -> Meeting:
     """The meeting, for its team's members: ``PermissionDenied`` when the role does not
     allow ``permission`` at all, ``NotFound`` when it does not exist or is another
-    team's (like ``access.load_for``)."""
-    if permission not in actor.permissions:
-        raise PermissionDenied("Your role does not allow this on a meeting.")
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None or not may_meet(actor, meeting.team_id, permission):
-        raise NotFound(f"No meeting with id {meeting_id}.")
+    team's (through ``access.load_for``, kind ``"meeting"``)."""
+    meeting: Meeting = load_for(session, actor, "meeting", meeting_id, permission)
     return meeting
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, or_, true
 
 from defchain.access import Actor, Permission, register_resource
-from defchain.cases.models import Case
+from defchain.cases.models import Case, Meeting
 
 P = Permission
 
@@ -38,8 +38,28 @@ def case_visible(actor: Actor, permission: Permission) -> ColumnElement[bool]:
     )
 
 
+def meeting_scope(actor: Actor, permission: Permission, meeting: Meeting) -> bool:
+    """A team's meetings are its members' (and administrators')."""
+    return actor.is_admin or meeting.team_id in actor.team_ids
+
+
+def meeting_visible(actor: Actor, permission: Permission) -> ColumnElement[bool]:
+    """The list twin of ``meeting_scope``."""
+    return true() if actor.is_admin else Meeting.team_id.in_(sorted(actor.team_ids))
+
+
 def register() -> None:
-    """Put cases under ``can()``, ``visible()`` and ``load_for(kind="case")``."""
+    """Put cases under ``can()``, ``visible()`` and ``load_for(kind="case")``, and
+    meetings under ``load_for(kind="meeting")`` (meeting lists are per team, so no list
+    permission is taken over: ``visible(CASES_CASE_READ)`` stays the case rule)."""
+    register_resource(
+        "meeting",
+        Meeting,
+        read_permission=P.CASES_CASE_READ,
+        scope=meeting_scope,
+        visible_rule=meeting_visible,
+        list_permissions=frozenset(),
+    )
     register_resource(
         "case",
         Case,

@@ -361,44 +361,50 @@ def _end_task_link(
     )
 
 
+def _finish_task(
+    session: Session,
+    actor: Actor,
+    task: CaseTask,
+    *,
+    status: TaskStatus,
+    field: str,
+    text: str,
+    now: datetime,
+) -> CaseTask:
+    """End an open task as ``status``, keeping ``text`` (its outcome or why it was
+    cancelled) as the outcome; its chain link is done and the change audited."""
+    case = _open_task(session, actor, task)
+    text = _long_text(text, field, required=True)
+    task.status = status.value
+    task.outcome = text
+    task.done_at = now
+    task.done_by_user_id = actor.audit_id
+    _end_task_link(session, actor, task, note=f"task {status.value}", now=now)
+    changes = {
+        "task_id": [None, task.id],
+        "status": [TaskStatus.OPEN.value, task.status],
+        field: [None, text],
+    }
+    _audit(session, actor, f"cases:task:{status.value}", case, changes, now)
+    return task
+
+
 def complete_task(
     session: Session, actor: Actor, task: CaseTask, *, outcome: str, now: datetime
 ) -> CaseTask:
     """Record what came of a task; it is done. The outcome is required."""
-    case = _open_task(session, actor, task)
-    outcome = _long_text(outcome, "outcome", required=True)
-    task.status = TaskStatus.DONE.value
-    task.outcome = outcome
-    task.done_at = now
-    task.done_by_user_id = actor.audit_id
-    _end_task_link(session, actor, task, note="task done", now=now)
-    changes = {
-        "task_id": [None, task.id],
-        "status": [TaskStatus.OPEN.value, task.status],
-        "outcome": [None, outcome],
-    }
-    _audit(session, actor, "cases:task:done", case, changes, now)
-    return task
+    return _finish_task(
+        session, actor, task, status=TaskStatus.DONE, field="outcome", text=outcome, now=now
+    )
 
 
 def cancel_task(
     session: Session, actor: Actor, task: CaseTask, *, reason: str, now: datetime
 ) -> CaseTask:
     """The task is no longer needed; the reason is kept as its outcome."""
-    case = _open_task(session, actor, task)
-    reason = _long_text(reason, "reason", required=True)
-    task.status = TaskStatus.CANCELLED.value
-    task.outcome = reason
-    task.done_at = now
-    task.done_by_user_id = actor.audit_id
-    _end_task_link(session, actor, task, note="task cancelled", now=now)
-    changes = {
-        "task_id": [None, task.id],
-        "status": [TaskStatus.OPEN.value, task.status],
-        "reason": [None, reason],
-    }
-    _audit(session, actor, "cases:task:cancelled", case, changes, now)
-    return task
+    return _finish_task(
+        session, actor, task, status=TaskStatus.CANCELLED, field="reason", text=reason, now=now
+    )
 
 
 # --- notes --------------------------------------------------------------------------------

@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from defchain.access import Actor, Permission, User, can, load_for
+from defchain.access import Actor, Permission, can, load_for
 from defchain.assessment import service as assessments
 from defchain.assessment.instrument import (
     UNKNOWN,
@@ -25,6 +24,7 @@ from defchain.assessment.models import Assessment
 from defchain.assessment.scoring import Level, Stage
 from defchain.cases import Case
 from defchain.cases import service as cases
+from defchain.cases.queries import user_names
 from defchain.errors import DomainError, NotFound
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
 from defchain.web.templating import render
@@ -45,18 +45,11 @@ DEFAULT_INSTRUMENT = "DC-TA-1"
 STAGES = [(stage.value, stage.label) for stage in Stage]
 
 
-def _names(db: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = db.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
-    return {row.id: row.full_name for row in rows}
-
-
 def panel_context(db: Session, actor: Actor, case: Case) -> dict[str, Any]:
     """What the case page's assessment panel shows: the history, the chart's data and
     whether the actor may assess."""
     history = assessments.history(db, case)
-    names = _names(db, {a.assessor_user_id for a in history})
+    names = user_names(db, [a.assessor_user_id for a in history])
     chart = {
         "points": assessments.chart_points(db, case, names),
         "levels": [level.value for level in Level],
@@ -234,7 +227,7 @@ def compare(
     """Where two assessments of the case disagree, item by item."""
     case = load_for(db, actor, "case", case_id, P.CASES_CASE_READ)
     history = assessments.history(db, case)
-    names = _names(db, {a.assessor_user_id for a in history})
+    names = user_names(db, [a.assessor_user_id for a in history])
     context: dict[str, Any] = {
         "case": case,
         "history": history,
@@ -280,7 +273,7 @@ def assessment_page(
             assessments.citation_token(a), "(not visible to you)"
         ),
         "token": assessments.citation_token,
-        "assessor": _names(db, {row.assessor_user_id}).get(row.assessor_user_id, "?"),
+        "assessor": user_names(db, [row.assessor_user_id]).get(row.assessor_user_id, "?"),
         # The file was edited without a new version: the stored result still stands.
         "digest_changed": instrument.digest != row.instrument_digest,
         "gap_tasks": gap_tasks,
