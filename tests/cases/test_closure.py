@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from defchain.cases import rules
 from defchain.cases.rules import (
     DEFAULT_CHECKINS,
     ClosureFacts,
@@ -191,3 +192,20 @@ def test_every_unmet_condition_is_listed_at_once() -> None:
 def test_the_default_monitoring_plan() -> None:
     assert DEFAULT_CHECKINS == (30, 90, 180)
     assert default_checkins(NOW) == [NOW + timedelta(days=d) for d in (30, 90, 180)]
+
+
+def test_the_checklist_lists_the_high_only_conditions_only_for_a_case_once_high() -> None:
+    unmet = [rules.Unmet("plan outcome", "record it")]
+    low = rules.closure_checklist("low", unmet)
+    high = rules.closure_checklist("imminent", unmet)
+    assert [row["condition"] for row in low] == list(rules.CLOSURE_CONDITIONS[:4])
+    assert [row["condition"] for row in high] == list(rules.CLOSURE_CONDITIONS)
+    assert [row["reasons"] for row in low if row["condition"] == "plan outcome"] == [["record it"]]
+
+
+def test_a_review_is_due_from_its_date_on_unless_the_case_is_closed() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert rules.review_due(at, "managing", at)
+    assert not rules.review_due(at, "managing", at - timedelta(seconds=1))
+    assert not rules.review_due(at, "closed", at + timedelta(days=1))
+    assert not rules.review_due(None, "open", at)

@@ -21,7 +21,7 @@ from defchain import audit
 from defchain.access import Actor, Permission, Team, can, load_for, visible
 from defchain.cases.models import Case, CaseReport, CaseTask, CheckIn, Meeting, MeetingItem
 from defchain.cases.queries import user_names
-from defchain.cases.rules import CaseStatus, TaskStatus, clean_text
+from defchain.cases.rules import CaseStatus, TaskStatus, clean_text, review_due
 from defchain.errors import NotFound, PermissionDenied, ValidationFailed
 
 P = Permission
@@ -59,7 +59,7 @@ def agenda_reasons(facts: AgendaFacts, now: datetime) -> list[str]:
     """
     closed = facts.status == CaseStatus.CLOSED
     reasons = []
-    if not closed and facts.next_review_at is not None and facts.next_review_at <= now:
+    if review_due(facts.next_review_at, facts.status, now):
         reasons.append(DUE_FOR_REVIEW)
     if facts.overdue_tasks:
         reasons.append(OVERDUE_TASKS)

@@ -373,6 +373,49 @@ def _high_case_conditions(facts: ClosureFacts) -> list[Unmet]:
     return unmet
 
 
+# Every closure condition, in the order the page lists them; the last three apply only
+# to a case that was once high or imminent.
+CLOSURE_CONDITIONS: tuple[str, ...] = (
+    "current low assessment",
+    "no open task",
+    "firearm access",
+    "plan outcome",
+    "lead sign-off",
+    "second sign-off",
+    "monitoring plan",
+)
+HIGH_ONLY_CONDITIONS = CLOSURE_CONDITIONS[4:]
+CLOSURE_CONDITION_LABELS: dict[str, str] = {
+    "current low assessment": "A current assessment shows low concern, or a documented transfer",
+    "no open task": "No task is open",
+    "firearm access": "Firearm access is answered for every subject",
+    "plan outcome": "The outcome of the management plan is recorded",
+    "lead sign-off": "The lead has signed off",
+    "second sign-off": "A second team member has signed off",
+    "monitoring plan": "A monitoring plan has at least one scheduled check-in",
+}
+
+
+def closure_checklist(peak_level: str | None, unmet: Sequence[Unmet]) -> list[dict[str, object]]:
+    """Every closure condition that applies to a case with this peak level, met or not,
+    with the reasons it is not met (the close form's checklist)."""
+    high = peak_level in (LevelOfConcern.HIGH, LevelOfConcern.IMMINENT)
+    return [
+        {
+            "condition": condition,
+            "label": CLOSURE_CONDITION_LABELS[condition],
+            "reasons": [u.reason for u in unmet if u.condition == condition],
+        }
+        for condition in CLOSURE_CONDITIONS
+        if high or condition not in HIGH_ONLY_CONDITIONS
+    ]
+
+
+def review_due(next_review_at: datetime | None, status: str, now: datetime) -> bool:
+    """A case not closed whose review date has come."""
+    return status != CaseStatus.CLOSED and next_review_at is not None and next_review_at <= now
+
+
 def default_checkins(closed_at: datetime) -> list[datetime]:
     """The default monitoring plan's check-in dates."""
     return [closed_at + timedelta(days=d) for d in DEFAULT_CHECKINS]

@@ -66,42 +66,7 @@ FIELD_NAMES = {
 }
 # Every closure condition, in the order the checklist shows them; the last three apply
 # only to a case that was ever high or imminent.
-CONDITIONS = (
-    "current low assessment",
-    "no open task",
-    "firearm access",
-    "plan outcome",
-    "lead sign-off",
-    "second sign-off",
-    "monitoring plan",
-)
-HIGH_ONLY = CONDITIONS[4:]
-CONDITION_LABELS = {
-    "current low assessment": "A current assessment shows low concern, or a documented transfer",
-    "no open task": "No task is open",
-    "firearm access": "Firearm access is answered for every subject",
-    "plan outcome": "The outcome of the management plan is recorded",
-    "lead sign-off": "The lead has signed off",
-    "second sign-off": "A second team member has signed off",
-    "monitoring plan": "A monitoring plan has at least one scheduled check-in",
-}
-
-
 # --- the panel's context ---------------------------------------------------------------------
-
-
-def checklist(case: Case, unmet: list[rules.Unmet]) -> list[dict[str, Any]]:
-    """Every closure condition that applies to the case, met or not, with its reasons."""
-    high = case.peak_level in (rules.LevelOfConcern.HIGH, rules.LevelOfConcern.IMMINENT)
-    rows = []
-    for condition in CONDITIONS:
-        if condition in HIGH_ONLY and not high:
-            continue
-        reasons = [u.reason for u in unmet if u.condition == condition]
-        rows.append(
-            {"condition": condition, "label": CONDITION_LABELS[condition], "reasons": reasons}
-        )
-    return rows
 
 
 def _firearm_rows(db: Session, case: Case) -> list[dict[str, Any]]:
@@ -133,10 +98,8 @@ def context(db: Session, actor: Actor, case: Case, now: datetime) -> dict[str, A
         "guard_may_reopen": rules.CaseStatus.OPEN in moves,
         "guard_closed": closed,
         "guard_unmet": unmet,
-        "guard_checklist": checklist(case, unmet),
-        "guard_review_overdue": bool(
-            case.next_review_at and case.next_review_at < now and not closed
-        ),
+        "guard_checklist": rules.closure_checklist(case.peak_level, unmet),
+        "guard_review_overdue": rules.review_due(case.next_review_at, case.status, now),
         "guard_signoffs": signoffs,
         "guard_signed": any(s.user_id == actor.user_id for s in signoffs),
         "guard_checkins": checkins,
