@@ -127,7 +127,10 @@ def test_demo_mode_does_not_require_mfa(cast: Any, db: Any, clock: Any) -> None:
 
     from .conftest import CSRF_SEED, TOKEN, Browser
 
-    app = create_app(Settings(demo=True), engine=db.get_bind().engine, clock=clock)
+    # No pipeline or sweeper threads: like every web test (tests/web/conftest.py), the app
+    # shares the test's one connection, which background threads must not use.
+    settings = Settings(demo=True, pipeline=False, sweep_interval=0)
+    app = create_app(settings, engine=db.get_bind().engine, clock=clock)
     app.state.ctx.session_factory = sessionmaker(
         bind=db.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
     )
