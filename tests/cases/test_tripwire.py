@@ -238,11 +238,11 @@ def test_has_open_case_says_yes_only_for_a_case_not_closed(
 ) -> None:
     robin, nobody = person(db, clock), person(db, clock, "Nobody")
     case = dormant_case(db, cast, clock, robin, "monitoring")
-    assert tripwire.person_facts(db, robin.id) == {"has_open_case": Tri.YES}
+    assert tripwire.person_facts(db, robin.id, clock.now()) == {"has_open_case": Tri.YES}
     case.status = "closed"
     db.flush()
-    assert tripwire.person_facts(db, robin.id) == {"has_open_case": Tri.NO}
-    assert tripwire.person_facts(db, nobody.id) == {"has_open_case": Tri.NO}
+    assert tripwire.person_facts(db, robin.id, clock.now()) == {"has_open_case": Tri.NO}
+    assert tripwire.person_facts(db, nobody.id, clock.now()) == {"has_open_case": Tri.NO}
 
 
 def denial(db: Session, cast: Cast, clock: FrozenClock) -> Report:
@@ -276,7 +276,7 @@ def test_triage_sees_the_reopened_case_when_it_looks_again(
     dormant_case(db, cast, clock, robin)
     report = denial(db, cast, clock)
     link_and_follow(db, clock, report, robin)
-    facts = triage.person_facts(db, report)
+    facts = triage.person_facts(db, report, clock.now())
     assert facts is not None
     assert facts.has_open_case is (Tri.YES if rule_fires else Tri.NO)
     suggestion = triage.latest_suggestion(db, report.id)

@@ -22,12 +22,6 @@ from tests.conftest import Cast
 from tests.firearms.helpers import case_about, denial, link_and_follow, notified, person, tip
 
 
-@pytest.fixture(autouse=True)
-def frozen_watch(monkeypatch: pytest.MonkeyPatch, clock: FrozenClock) -> None:
-    """Triage asks the watch without a time: let it read the test's clock."""
-    monkeypatch.setattr(watch, "CLOCK", clock)
-
-
 def prohibit(
     db: Session, cast: Cast, clock: FrozenClock, who: Person, days: int | None = 365
 ) -> firearms.Prohibition:
@@ -112,9 +106,12 @@ def test_recording_a_prohibition_needs_the_permission_and_valid_fields(
 
 def test_triage_hears_on_watch(db: Session, cast: Cast, clock: FrozenClock) -> None:
     robin = person(db, clock)
-    assert watch.person_facts(db, robin.id) == {"on_watch": Tri.NO}
-    prohibit(db, cast, clock, robin)
-    assert watch.person_facts(db, robin.id) == {"on_watch": Tri.YES}
+    assert watch.person_facts(db, robin.id, clock.now()) == {"on_watch": Tri.NO}
+    prohibit(db, cast, clock, robin, days=365)
+    assert watch.person_facts(db, robin.id, clock.now()) == {"on_watch": Tri.YES}
+    # Triage asks at its own moment: after the order ends the person is off the watch.
+    later = clock.now() + timedelta(days=366)
+    assert watch.person_facts(db, robin.id, later) == {"on_watch": Tri.NO}
 
 
 def test_a_tip_about_a_person_on_the_watch_is_at_least_p2(
@@ -125,8 +122,8 @@ def test_a_tip_about_a_person_on_the_watch_is_at_least_p2(
     watched, other = tip(db, cast, clock), tip(db, cast, clock)
     link_and_follow(db, clock, watched, robin)
     link_and_follow(db, clock, other, sam)
-    on = triage.evaluate(db, watched)
-    off = triage.evaluate(db, other)
+    on = triage.evaluate(db, watched, clock.now())
+    off = triage.evaluate(db, other, clock.now())
     assert "P2-WATCH" in {finding.rule_id for finding in on.fired}
     assert on.priority is not None and rank(on.priority) <= rank(Priority.P2)
     assert "P2-WATCH" not in {finding.rule_id for finding in off.fired}
@@ -142,7 +139,7 @@ def test_a_denial_about_a_person_on_the_watch_alerts_the_case_lead(
     link_and_follow(db, clock, report, robin)
     [alert] = notified(db, cast.lead_a.id, "firearms:watch:report")
     assert alert.link == f"/reports/{report.id}"
-    assert "P2-WATCH" in {f.rule_id for f in triage.evaluate(db, report).fired}
+    assert "P2-WATCH" in {f.rule_id for f in triage.evaluate(db, report, clock.now()).fired}
 
 
 def test_no_alert_when_the_person_is_not_on_the_watch(

@@ -114,7 +114,7 @@ def _tell(session: Session, case: Case, report: Report, now: datetime) -> None:
     )
 
 
-def person_facts(session: Session, person_id: int) -> Mapping[str, Any]:
+def person_facts(session: Session, person_id: int, now: datetime) -> Mapping[str, Any]:
     """For triage: does the person (or anyone merged into them) have a case that is not
     closed (open, being worked, or monitored)?"""
     subjects = select(CaseSubject.case_id).where(

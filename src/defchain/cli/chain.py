@@ -72,7 +72,7 @@ def explain(report_id: Annotated[int, typer.Argument(help="The report's id.")]) 
         report = session.get(Report, report_id)
         if report is None:
             fail(f"report: no report with id {report_id}.")
-        result = triage.evaluate(session, report)
+        result = triage.evaluate(session, report, SystemClock().now())
         console.print(f"Report #{report.id}: [bold]{escape(result.summary())}[/bold]")
         table = Table("rule", "priority", "outcome", "reason / missing")
         for finding in result.fired:

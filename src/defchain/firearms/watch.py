@@ -20,7 +20,6 @@ from defchain import audit, notify
 from defchain.access import Actor, Agency, Permission, require
 from defchain.cases import queries as case_queries
 from defchain.cases import tripwire
-from defchain.clock import Clock, SystemClock
 from defchain.errors import Conflict, NotFound, ValidationFailed
 from defchain.firearms.models import Prohibition
 from defchain.firearms.rules import (
@@ -37,9 +36,6 @@ from defchain.triage.rules import Tri
 
 P = Permission
 SUBJECT = "prohibition"
-# Triage asks for person facts without a time (its provider signature has no ``now``),
-# so the watch reads this clock for them; tests replace it with their FrozenClock.
-CLOCK: Clock = SystemClock()
 
 
 def _audit(
@@ -175,9 +171,9 @@ def on_watch(session: Session, person_id: int, now: datetime) -> bool:
     )
 
 
-def person_facts(session: Session, person_id: int) -> Mapping[str, Any]:
-    """For triage: ``on_watch`` YES or NO."""
-    return {"on_watch": Tri.YES if on_watch(session, person_id, CLOCK.now()) else Tri.NO}
+def person_facts(session: Session, person_id: int, now: datetime) -> Mapping[str, Any]:
+    """For triage: ``on_watch`` YES or NO at ``now``."""
+    return {"on_watch": Tri.YES if on_watch(session, person_id, now) else Tri.NO}
 
 
 def on_report_linked(session: Session, report: Report, link: ReportLink, now: datetime) -> None:

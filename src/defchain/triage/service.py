@@ -63,13 +63,13 @@ DECISION_LINKS = ("acknowledged", "triaged", "reviewed")
 
 # --- what is known about the person: other domains add to it ---------------------------
 
-PersonFactsProvider = Callable[[Session, int], Mapping[str, Any]]
+PersonFactsProvider = Callable[[Session, int, datetime], Mapping[str, Any]]
 _person_fact_providers: list[PersonFactsProvider] = []
 
 
 def register_person_facts(provider: PersonFactsProvider) -> None:
-    """Let a higher domain (cases, firearms) say more about a person: the provider
-    returns PersonFacts fields, e.g. ``{"has_open_case": Tri.YES}``."""
+    """Let a higher domain (cases, firearms) say more about a person at a moment: the
+    provider returns PersonFacts fields, e.g. ``{"has_open_case": Tri.YES}``."""
     _person_fact_providers.append(provider)
 
 
@@ -107,9 +107,9 @@ def _weapons_answer(details: Mapping[str, Any]) -> bool:
     return any(details.get(key) == "yes" for key in keys)
 
 
-def person_facts(session: Session, report: Report) -> PersonFacts | None:
-    """What the registry knows about the report's person; ``None`` when the report has
-    no subject; ``linked=False`` while the link waits for review."""
+def person_facts(session: Session, report: Report, now: datetime) -> PersonFacts | None:
+    """What the registry knows about the report's person at ``now``; ``None`` when the
+    report has no subject; ``linked=False`` while the link waits for review."""
     link = active_link(session, report.id)
     if link is None:
         return PersonFacts(linked=False) if has_subject(report) else None
@@ -130,18 +130,18 @@ def person_facts(session: Session, report: Report) -> PersonFacts | None:
         else Tri.UNKNOWN,
     }
     for provider in _person_fact_providers:
-        values.update(provider(session, link.person_id))
+        values.update(provider(session, link.person_id, now))
     return PersonFacts(**values)
 
 
-def evaluate(session: Session, report: Report) -> Suggestion:
-    """The rules' suggestion for this report, as things stand now."""
+def evaluate(session: Session, report: Report, now: datetime) -> Suggestion:
+    """The rules' suggestion for this report, as things stand at ``now``."""
     facts = facts_of(
         report.kind,
         report.details or {},
         danger_now=report.danger_now,
         has_subject=has_subject(report),
-        person=person_facts(session, report),
+        person=person_facts(session, report, now),
     )
     return suggest(facts)
 
@@ -297,7 +297,7 @@ def suggest_batch(session: Session, *, reports: Sequence[Report], now: datetime)
     results: list[Suggestion] = []
     for report in reports:
         if report.id in linked:
-            person: PersonFacts | None = person_facts(session, report)
+            person: PersonFacts | None = person_facts(session, report, now)
         else:
             person = PersonFacts(linked=False) if has_subject(report) else None
         result = suggest(
@@ -421,7 +421,7 @@ def after_person_linked(session: Session, *, report: Report, now: datetime) -> N
             listener(session, report, person_link, now)
     cluster_report(session, report=report, now=now, stage="person")
     latest = latest_suggestion(session, report.id)
-    result = evaluate(session, report)
+    result = evaluate(session, report, now)
     priority = result.priority.value if result.priority else None
     if latest is None or (latest.priority, latest.needs_person) != (priority, result.needs_person):
         reevaluate(session, report=report, now=now)
@@ -575,7 +575,7 @@ def process_report(
     """
     if link:
         _link(session, report, now)
-    result = evaluate(session, report)
+    result = evaluate(session, report, now)
     priority = result.priority.value if result.priority else None
     report.processed_at = now
     if report.triage_state == "pending":
@@ -1147,7 +1147,7 @@ def close_links_of_closed_report(
 def reevaluate(session: Session, *, report: Report, now: datetime) -> TriageSuggestion:
     """Run the rules again after something changed (a person was linked on review); the
     newest suggestion counts until a person decides."""
-    result = evaluate(session, report)
+    result = evaluate(session, report, now)
     priority = result.priority.value if result.priority else None
     before = report.priority
     if report.triage_state != "decided":
