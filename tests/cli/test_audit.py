@@ -20,9 +20,11 @@ def test_audit_verify_passes_on_a_clean_database(seeded: Seeded) -> None:
     # to the school district and behavioral health (7) with their info copies (7); the
     # demo case (18: opened, a note, two assessments, their concern updates, 8 gap tasks
     # added and 3 of them answered by the reassessment, and the subject's firearm access
-    # the first assessment wrote back).
-    assert "Events checked: 139" in result.output
-    assert seeded.cli.count(AuditEvent) == 139
+    # the first assessment wrote back); the firearm follow-ups of the three linked denials
+    # and purchase attempts (3); the demo ERPO (7: opened, five stages, the prohibition
+    # its final order puts the person under).
+    assert "Events checked: 149" in result.output
+    assert seeded.cli.count(AuditEvent) == 149
     assert "OK" in result.output
 
 

@@ -87,13 +87,18 @@ def test_demo_is_written_through_audited_services(seeded: Seeded) -> None:
     flow = {e.tag for e in events if e.actor_label == "triage (#0)"}
     assert "triage:report:suggested" in flow and "people:report:linked" in flow
     # The demo case is opened and assessed by its team lead, as a person would.
-    casework_tags = ("cases:", "assessment:", "people:person:firearm_access")
+    casework_tags = ("cases:", "assessment:", "people:person:firearm_access", "firearms:erpo:")
+    casework_tags += ("firearms:prohibition:",)
     casework = {e.actor_label for e in events if e.tag.startswith(casework_tags)}
     assert casework == {f"demo.lead (#{_user_id(seeded, 'demo.lead')})"}
+    # A linked denial or purchase attempt starts its follow-up (the firearms system).
+    followups = {e.actor_label for e in events if e.tag == "firearms:followup:started"}
+    assert followups == {"firearms"}
+    flows = ("triage (#0)", "firearms")
     setup = [
         e
         for e in events
-        if not e.tag.startswith(("intake:", *casework_tags)) and e.actor_label != "triage (#0)"
+        if not e.tag.startswith(("intake:", *casework_tags)) and e.actor_label not in flows
     ]
     assert {e.actor_label for e in setup} == {"cli:demo (#0)"}
     # The demo reports are entered by the demo staff and through the public tip page.

@@ -16,6 +16,9 @@ from defchain.clock import FrozenClock
 from defchain.errors import Conflict, PermissionDenied, ValidationFailed
 from defchain.firearms import Decision, FollowUp, FollowUpStatus, Step
 from defchain.firearms.service import followup_of_report, steps_done
+from defchain.intake import service as intake_service
+from defchain.intake.schemas import parse_report
+from defchain.triage import service as triage
 from tests.conftest import Cast
 from tests.firearms.helpers import (
     attempt,
@@ -223,3 +226,27 @@ def test_the_follow_up_page_lists_the_agencies_to_deconflict_with(
     context = firearms.followup_context(db, cast.actor("lead_a"), followup.id, clock.now())
     assert context["agencies_notified"] == ["ATF field office", "State Police"]
     assert context["straw_indicators"] == []
+
+
+def test_a_denial_linked_in_the_same_pass_as_its_triage_starts_its_follow_up(
+    db: Session, cast: Cast, clock: FrozenClock
+) -> None:
+    """``process_pending(link=True)`` (the demo seed, ``defchain chain process``) links
+    and triages in one pass: the link listeners run there too, before the rules look."""
+    cast.jurisdiction.intake_agency_id = cast.agency_a.id
+    payload = {
+        "kind": "nics_denial", "channel": "api", "jurisdiction_id": cast.jurisdiction.id,
+        "details": {
+            "denied_at": "2026-01-04T15:30:00Z", "transaction_number": "NTN-ONE-PASS",
+            "denial_category": "felony_conviction",
+            "purchaser": {"name": "Robin Onepass", "date_of_birth": "1991-05-06"},
+            "dealer": {"name": "Example Sporting Goods"},
+        },
+    }  # fmt: skip
+    data = parse_report(payload, now=clock.now())
+    report = intake_service.receive(db, data=data, source=intake_service.PUBLIC, now=clock.now())
+    triage.process_pending(db, now=clock.now(), link=True)
+    assert triage.active_link(db, report.id) is not None
+    followup = followup_of_report(db, report.id)
+    assert followup is not None and followup.status == FollowUpStatus.OPEN.value
+    assert set(followup_links(db, followup)) == set(STEP_LINKS)

@@ -59,7 +59,9 @@ FAKER_SEED = 20260105
 DEMO_ACTOR = "cli:demo"
 DEMO_URL = "http://127.0.0.1:8000"
 # States on Central time, so the jurisdiction's time zone is plausible.
-CENTRAL_STATES = ("IA", "IL", "KS", "MN", "MO", "NE", "OK", "WI")
+# Central-time states with an ERPO law (DOMAIN-FACTS §4), so the demo county's firearm-law
+# options and its ERPO tracker show something real.
+CENTRAL_STATES = ("IL", "MN")
 # About 560 short common words: four of them and two digits make about 43 bits, with
 # argon2 hashing and sign-in lockout in front of them.
 PASSPHRASE_WORDS = tuple(

@@ -1,7 +1,8 @@
 """The demo's case: the wellness check about a worried family becomes a case led by the
 team lead, assessed twice with DC-TA 1 (moderate two weeks ago, high today after his brother's
 call), so the case page shows
-the reasons, the gap tasks and the chart of concern over time."""
+the reasons, the gap tasks and the chart of concern over time; and an extreme risk
+protection order on the case, served today, so the ERPO panel has stages to show."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from defchain.access import User
+from defchain.access import Actor, User
 from defchain.access import service as access_service
 from defchain.assessment import get_instrument
 from defchain.assessment import service as assessments
+from defchain.cases import Case, subjects_of
 from defchain.cases import service as cases
+from defchain.firearms import erpo
+from defchain.firearms.rules import ErpoStage
 from defchain.intake import Report
 
 INSTRUMENT = "DC-TA-1"
@@ -67,4 +71,29 @@ def seed_case(session: Session, *, lead_username: str, now: datetime) -> int | N
         "yes", f"note:{note.id}", "Knows the shift times"
     )
     assessments.record(session, lead, case, instrument_key=instrument.key, answers=answers, now=now)
+    seed_erpo(session, lead, case, now=now)
     return case.id
+
+
+def seed_erpo(session: Session, lead: Actor, case: Case, *, now: datetime) -> None:
+    """An ERPO about the case's subject: petition drafted and filed twelve days ago, an
+    ex parte order the next day, the hearing and final order (one year) yesterday, served
+    today; the surrender is still to come."""
+    subjects = subjects_of(session, case)
+    if not subjects:
+        return
+    day = timedelta(days=1)
+    order = erpo.create_order(
+        session, lead, case_id=case.id, person_id=subjects[0].id, at=now - 12 * day, now=now
+    )
+    for stage, at in (
+        (ErpoStage.FILED, now - 12 * day),
+        (ErpoStage.EX_PARTE, now - 11 * day),
+        (ErpoStage.HEARING, now - day),
+    ):
+        erpo.advance(session, lead, order, stage=stage, at=at, now=now)
+    erpo.advance(
+        session, lead, order, stage=ErpoStage.FINAL_ORDER, at=now - day, now=now,
+        expires_at=now - day + timedelta(days=365),
+    )  # fmt: skip
+    erpo.advance(session, lead, order, stage=ErpoStage.SERVED, at=now, now=now)

@@ -455,6 +455,18 @@ def link_processed(session: Session, *, now: datetime, limit: int = 20) -> int:
     return len(reports)
 
 
+def _link_and_tell(session: Session, report: Report, now: datetime) -> None:
+    """Link the subject and, when this made the link, run the link listeners (the cases
+    tripwire, the firearm follow-up) before the rules look, as ``after_person_linked``
+    does for a link made later."""
+    before = active_link(session, report.id)
+    _link(session, report, now)
+    made = active_link(session, report.id)
+    if made is not None and before is None:
+        for listener in _link_listeners:
+            listener(session, report, made, now)
+
+
 def _link(session: Session, report: Report, now: datetime) -> None:
     """Link the subject unless it was linked or sent to review already."""
     if active_link(session, report.id) is not None:
@@ -574,7 +586,7 @@ def process_report(
     appends all of its events at once); without, it is appended here.
     """
     if link:
-        _link(session, report, now)
+        _link_and_tell(session, report, now)
     result = evaluate(session, report, now)
     priority = result.priority.value if result.priority else None
     report.processed_at = now
