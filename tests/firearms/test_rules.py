@@ -71,7 +71,7 @@ def test_an_order_moves_forward_and_may_skip_but_never_goes_back() -> None:
     assert advance_problem(None, ErpoStage.PETITION_DRAFTED) == ""
     assert advance_problem(ErpoStage.FILED, ErpoStage.HEARING) == ""  # no ex parte order
     back = advance_problem(ErpoStage.HEARING, ErpoStage.FILED)
-    assert back.startswith("stage: the order is at hearing; it can move to final_order")
+    assert back.startswith("stage: the order is at hearing; it can move to final order")
     assert advance_problem(ErpoStage.HEARING, ErpoStage.HEARING) != ""
     assert "none (the order has expired)" in advance_problem(ErpoStage.EXPIRED, ErpoStage.EXPIRED)
 

@@ -252,6 +252,24 @@ def test_navigation_follows_the_role(cast: Any, browser_for: Any) -> None:
     assert 'href="/audit"' not in analyst_home
 
 
+def test_the_set_up_pages_sit_in_one_administration_menu(cast: Any, browser_for: Any) -> None:
+    """An administrator's header fits one line: the set-up pages are in a drop-down."""
+    page = browser_for(cast.admin.id).get("/admin/users").text
+    header = page.split('class="usa-nav__primary', 1)[1].split("</ul>\n        <div", 1)[0]
+    menu = header.split("<span>Administration</span></button>", 1)[1].split("</ul>", 1)[0]
+    for href in ("/admin/jurisdictions", "/admin/agencies", "/admin/users", "/admin/routing",
+                 "/admin/deadlines", "/admin/case-settings"):  # fmt: skip
+        assert f'href="{href}"' in menu, href
+    assert 'href="/cases"' not in menu and 'href="/cases"' in header
+    # The page's own entry is marked current, and so is the menu that holds it.
+    assert 'usa-current" aria-expanded="false"' in header
+    assert 'href="/admin/users" aria-current="page"' in menu
+    analyst = browser_for(cast.analyst_a.id).get("/home").text
+    assert "<span>Administration</span>" not in analyst
+    # The home page's buttons stay one per page, never the menu itself.
+    assert 'href="/admin/users">Users</a>' in browser_for(cast.admin.id).get("/home").text
+
+
 # --- escalation contacts on the agency form -----------------------------------------------
 
 

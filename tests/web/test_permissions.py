@@ -14,18 +14,20 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from defchain import cases, notify, reference
+from defchain import cases, firearms, notify, reference
 from defchain.access import Actor
 from defchain.assessment import get_instrument
 from defchain.assessment import service as assessments
 from defchain.cases import care, lifecycle, meetings
 from defchain.cases.models import MeetingItem
+from defchain.firearms.service import followup_of_report
 from defchain.intake import Attachment
 from defchain.people import MergeProposal, Person
 from defchain.people import service as people_service
 from defchain.triage import Cluster, ClusterMember, deadlines, routing_service
 from defchain.triage import service as triage
 from tests.conftest import receive_public_tip
+from tests.firearms.helpers import attempt, link_and_follow, person
 from tests.web.test_people_pages import make_registry, use_test_model
 
 CAST = ("anon", "analyst_a", "lead_a", "member_b", "user_c", "oversight", "admin", "auditor")
@@ -614,6 +616,54 @@ MATRIX += [
          CASE_SETTINGS_FORM),
 ]  # fmt: skip
 
+# The case page's ERPO tracker (``erpo_records``): an order on the records case about its
+# subject, served, with a final order in force; every form is the case workers'.
+MATRIX += [
+    Case("POST", "/cases/{case_id}/erpo", "/cases/{case}/erpo", GUARD_WORKERS,
+         {"person_id": "{case_subject}", "drafted_on": "2026-01-05", "state": ""}),
+    Case("POST", "/cases/{case_id}/erpo/{order_id}/stage", "/cases/{case}/erpo/{erpo}/stage",
+         GUARD_WORKERS, {"stage": "expired", "at": "2026-01-06"}),
+    Case("POST", "/cases/{case_id}/erpo/{order_id}/surrender",
+         "/cases/{case}/erpo/{erpo}/surrender", GUARD_WORKERS,
+         {"firearms.0.type": "Handgun", "firearms.0.stored_at": "Property room",
+          "receipt": "R-1", "surrendered_on": "2026-01-06"}),
+    Case("POST", "/cases/{case_id}/erpo/{order_id}/renew", "/cases/{case}/erpo/{erpo}/renew",
+         GUARD_WORKERS, {"expires_on": "2027-06-30"}),
+    Case("POST", "/cases/{case_id}/erpo/{order_id}/return-date",
+         "/cases/{case}/erpo/{erpo}/return-date", GUARD_WORKERS, {"return_on": "2027-07-01"}),
+]  # fmt: skip
+
+# The firearms pages (``followup_records``, ``prohibition_record``): three follow-ups of
+# purchase attempts at agency A (one fresh, one ready to decide, one decided) and a
+# prohibition on the watch.
+# Follow-ups are read and worked by whoever may read and update their report; the watch
+# by holders of the person registry; the follow-up window by administrators.
+FOLLOWUP_READERS = ("analyst_a", "lead_a", "admin")
+FOLLOWUP_DENIED = {"member_b": 404, "user_c": 404}
+MATRIX += [
+    Case("GET", "/firearms", "/firearms", only(STAFF, 200)),
+    Case("POST", "/firearms/policy", "/firearms/policy", only(ADMIN, 303),
+         {"agency_id": "{agency_a}", "followup_days": "5"}),
+    Case("GET", "/firearms/followups/{followup_id}", "/firearms/followups/{followup}",
+         only(FOLLOWUP_READERS, 200, **FOLLOWUP_DENIED)),
+    Case("POST", "/firearms/followups/{followup_id}/step", "/firearms/followups/{followup}/step",
+         only(FOLLOWUP_READERS, 303, **FOLLOWUP_DENIED),
+         {"step": "deconflict", "note": "Called the ATF field office"}),
+    Case("POST", "/firearms/followups/{followup_id}/decide",
+         "/firearms/followups/{followup_ready}/decide",
+         only(FOLLOWUP_READERS, 303, **FOLLOWUP_DENIED), {"decision": "interview"}),
+    Case("POST", "/firearms/followups/{followup_id}/outcome",
+         "/firearms/followups/{followup_decided}/outcome",
+         only(FOLLOWUP_READERS, 303, **FOLLOWUP_DENIED), {"outcome": "Interviewed"}),
+    Case("GET", "/firearms/watch", "/firearms/watch", only(STAFF, 200)),
+    Case("POST", "/firearms/watch", "/firearms/watch", only(STAFF, 303),
+         {"person_id": "{case_subject}", "kind": "dv_order", "source": "Court order DV-9",
+          "starts_on": "2026-01-05", "ends_on": ""}),
+    Case("POST", "/firearms/prohibitions/{prohibition_id}/lift",
+         "/firearms/prohibitions/{prohibition}/lift", only(STAFF, 303),
+         {"reason": "Order vacated"}),
+]  # fmt: skip
+
 # The firearm-law table (``firearm_law_record``: California's row): every staff role reads
 # it; administrators edit it (``access:jurisdiction:write``).
 LAW_EDIT = {
@@ -654,6 +704,7 @@ def records(cast: Any, db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> 
     report = receive_public_tip(
         db, cast, clock, narrative="He said he would bring a gun to the game"
     )
+    followups = followup_records(cast, db, clock)  # before the rule routes all to C
     attachment = Attachment(
         report_id=report.id,
         filename="note.pdf",
@@ -684,6 +735,9 @@ def records(cast: Any, db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> 
         **case_records(cast, db, clock),
         **meeting_records(cast, db, clock),
         **guardrail_records(cast, db, clock),
+        **erpo_records(cast, db, clock),
+        **followups,
+        "prohibition": prohibition_record(cast, db, clock),
         "firearm_law": firearm_law_record(db, clock),
     }
 
@@ -747,6 +801,50 @@ def guardrail_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
         "case_chronic": chronic.id,
         "care_item": item.id,
     }
+
+
+def erpo_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
+    """An ERPO on the records case about its subject (``guardrail_records``), served,
+    its final order in force for a year."""
+    lead, now = cast.actor("lead_a"), clock.now()
+    case = db.scalars(select(cases.Case).where(cases.Case.title == "Threats at the game")).one()
+    (subject,) = cases.subjects_of(db, case)
+    order = firearms.create_order(db, lead, case_id=case.id, person_id=subject.id, at=now, now=now)
+    firearms.advance(
+        db, lead, order, stage="final_order", at=now, now=now, expires_at=now + timedelta(days=365)
+    )
+    firearms.advance(db, lead, order, stage="served", at=now, now=now)
+    return {"erpo": order.id}
+
+
+def followup_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
+    """Three purchase-attempt follow-ups at agency A, each about its own new person: one
+    fresh, one with the first two steps done, one decided."""
+    lead, now = cast.actor("lead_a"), clock.now()
+    ids = {}
+    for name, done in (("followup", 0), ("followup_ready", 2), ("followup_decided", 3)):
+        report = attempt(db, cast, clock)
+        link_and_follow(db, clock, report, person(db, clock, f"Buyer {name}"))
+        followup = followup_of_report(db, report.id)
+        assert followup is not None
+        for step in ("deconflict", "prior_reports")[:done]:
+            firearms.complete_step(db, lead, followup, step=step, note="done", now=now)
+        if done == 3:
+            firearms.decide(db, lead, followup, decision="interview", now=now)
+        ids[name] = followup.id
+    return ids
+
+
+def prohibition_record(cast: Any, db: Any, clock: Any) -> int:
+    """A domestic-violence order on the records case's subject (``guardrail_records``)."""
+    case = db.scalars(select(cases.Case).where(cases.Case.title == "Threats at the game")).one()
+    (subject,) = cases.subjects_of(db, case)
+    row = firearms.add_prohibition(
+        db, cast.actor("lead_a"), person_id=subject.id, kind="dv_order",
+        source="Court order DV-1", starts_at=clock.now(), now=clock.now(),
+    )  # fmt: skip
+    prohibition_id: int = row.id
+    return prohibition_id
 
 
 def firearm_law_record(db: Any, clock: Any) -> int:

@@ -27,7 +27,7 @@ from defchain.cases import TASK_KIND_LABELS, Case, CaseTask, CheckIn, TaskKind
 from defchain.cases.lifecycle import CHECKIN_SUBJECT
 from defchain.cases.service import TASK_SUBJECT
 from defchain.db import cached_get
-from defchain.firearms import remind_expiring
+from defchain.firearms import ErpoOrder, remind_expiring
 from defchain.intake import Report
 from defchain.ledger import ChainAlert, ChainLink
 from defchain.notify import notify_user
@@ -166,9 +166,21 @@ def _message(session: Session, link: ChainLink, role: str, step: int) -> _Messag
     what = ledger.LINK_LABELS.get(link.link, link.link)
     if link.ref.startswith("handoff:"):
         what = f"{what} (hand-off)"
-    where = f"{link.subject_type} #{link.subject_id}"
-    path = f"/reports/{link.subject_id}" if link.subject_type == "report" else "/chain/breaks"
+    where, path = _where(session, link)
     return _Message(f"{prefix}: {what} for {where} is overdue ({told})", "", path)
+
+
+def _where(session: Session, link: ChainLink) -> tuple[str, str]:
+    """How a late link's record is named in the message, and the page that shows it."""
+    if link.subject_type == "report":
+        return f"report #{link.subject_id}", f"/reports/{link.subject_id}"
+    if link.subject_type == "followup":
+        return f"firearm follow-up #{link.subject_id}", f"/firearms/followups/{link.subject_id}"
+    if link.subject_type == "erpo":
+        order = cached_get(session, ErpoOrder, link.subject_id)
+        if order is not None:
+            return f"ERPO #{order.id} on case #{order.case_id}", f"/cases/{order.case_id}#erpo"
+    return f"{link.subject_type} #{link.subject_id}", "/chain/breaks"
 
 
 def _case_work_message(

@@ -171,6 +171,12 @@ def get_order(session: Session, order_id: int) -> ErpoOrder:
     return order
 
 
+def orders_of_case(session: Session, case_id: int) -> list[ErpoOrder]:
+    """Every order tracked on the case, oldest first."""
+    query = select(ErpoOrder).where(ErpoOrder.case_id == case_id).order_by(ErpoOrder.id)
+    return list(session.scalars(query))
+
+
 def _complete_links(
     session: Session,
     actor: Actor,

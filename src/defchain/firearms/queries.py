@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from defchain import ledger
 from defchain.access import Actor, Permission, load_for, visible
 from defchain.cases import Case
+from defchain.cases.queries import absorbed_ids
 from defchain.errors import NotFound
 from defchain.firearms import erpo
-from defchain.firearms.models import ErpoOrder, FollowUp
+from defchain.firearms.models import ErpoOrder, FollowUp, FollowUpStep, Prohibition
 from defchain.firearms.rules import (
     DECISION_LABELS,
     ERPO_STAGE_LABELS,
@@ -32,11 +33,13 @@ from defchain.firearms.rules import (
     count_by_stage,
     median_duration,
     next_stage,
+    prohibition_active,
     share_within_window,
 )
 from defchain.firearms.service import steps_done
 from defchain.intake import Report
 from defchain.intake.rules import STRAW_LABELS, StrawIndicator
+from defchain.people import Person
 
 P = Permission
 
@@ -73,14 +76,19 @@ def denied_at(report: Report, followup: FollowUp) -> datetime:
     )
 
 
-def dashboard(session: Session, actor: Actor, now: datetime) -> Dashboard:
+def dashboard(session: Session, actor: Actor | None, now: datetime) -> Dashboard:
     """The share of denials with an outcome within the policy window, the median time
-    from denial to decision, ERPOs by stage and orders expiring within 30 days."""
+    from denial to decision, ERPOs by stage and orders expiring within 30 days.
+
+    Counted over what ``actor`` may read; ``None`` counts everything, for the oversight
+    summary, which shows the figures and never the records."""
+    report_scope = visible(actor, P.INTAKE_REPORT_READ) if actor is not None else true()
+    case_scope = visible(actor, P.CASES_CASE_READ) if actor is not None else true()
     rows = session.execute(
         select(FollowUp, Report)
         .join(Report, Report.id == FollowUp.report_id)
         .where(
-            visible(actor, P.INTAKE_REPORT_READ),
+            report_scope,
             FollowUp.kind == FollowUpKind.DENIAL.value,
             FollowUp.status != FollowUpStatus.CASE.value,
         )
@@ -88,9 +96,7 @@ def dashboard(session: Session, actor: Actor, now: datetime) -> Dashboard:
     windows = [(f.due_at, f.outcome_at) for f, _ in rows if f.due_at is not None]
     to_decision = [f.decided_at - denied_at(r, f) for f, r in rows if f.decided_at is not None]
     orders = session.scalars(
-        select(ErpoOrder)
-        .join(Case, Case.id == ErpoOrder.case_id)
-        .where(visible(actor, P.CASES_CASE_READ))
+        select(ErpoOrder).join(Case, Case.id == ErpoOrder.case_id).where(case_scope)
     ).all()
     expiring = sorted(
         (
@@ -201,3 +207,100 @@ def erpo_context(session: Session, actor: Actor, order_id: int, now: datetime) -
         "expiring_soon": order.expires_at is not None
         and now < order.expires_at <= now + EXPIRING_WINDOW,
     }
+
+
+# --- the follow-up queue and the watch list ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One follow-up in the queue, with its report, its person and how far it got."""
+
+    followup: FollowUp
+    report: Report
+    person: Person | None
+    steps_done: int
+    late: bool  # open and past its due time
+
+
+QUEUE_STATUSES = tuple(s.value for s in FollowUpStatus)
+
+
+def followup_queue(
+    session: Session, actor: Actor, now: datetime, *, status: str = "open", limit: int = 200
+) -> list[QueueRow]:
+    """The follow-ups of reports the actor may read: open ones soonest due first (so the
+    late ones lead), done ones and those a case took most recent first."""
+    chosen = status if status in QUEUE_STATUSES else FollowUpStatus.OPEN.value
+    query = (
+        select(FollowUp, Report)
+        .join(Report, Report.id == FollowUp.report_id)
+        .where(visible(actor, P.INTAKE_REPORT_READ), FollowUp.status == chosen)
+    )
+    if chosen == FollowUpStatus.OPEN.value:
+        query = query.order_by(FollowUp.due_at, FollowUp.id)
+    else:
+        query = query.order_by(FollowUp.created_at.desc(), FollowUp.id.desc())
+    rows = session.execute(query.limit(limit)).all()
+    ids = [f.id for f, _ in rows]
+    counts: dict[int, int] = {}
+    if ids:
+        counts = dict(
+            session.execute(
+                select(FollowUpStep.followup_id, func.count())
+                .where(FollowUpStep.followup_id.in_(ids))
+                .group_by(FollowUpStep.followup_id)
+            ).all()
+        )
+    person_ids = {f.person_id for f, _ in rows if f.person_id is not None}
+    persons = (
+        {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+        if person_ids
+        else {}
+    )
+    return [
+        QueueRow(
+            followup=f,
+            report=r,
+            person=persons.get(f.person_id) if f.person_id is not None else None,
+            steps_done=counts.get(f.id, 0),
+            late=f.status == FollowUpStatus.OPEN.value and f.due_at is not None and f.due_at < now,
+        )
+        for f, r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class WatchRow:
+    """One prohibition with its person and whether it holds now."""
+
+    prohibition: Prohibition
+    person: Person
+    active: bool
+
+
+def watch_list(
+    session: Session, actor: Actor, now: datetime, *, person_id: int | None = None
+) -> list[WatchRow]:
+    """The prohibitions the actor may see (people holders see the shared registry):
+    those holding now first, then ended or lifted ones, most recent first. With
+    ``person_id``, only that person's (and anyone merged into them)."""
+    query = (
+        select(Prohibition, Person)
+        .join(Person, Person.id == Prohibition.person_id)
+        .where(visible(actor, P.PEOPLE_PERSON_READ))
+    )
+    if person_id is not None:
+        query = query.where(Prohibition.person_id.in_(absorbed_ids(session, person_id)))
+    rows = [
+        WatchRow(
+            prohibition=row,
+            person=person,
+            active=prohibition_active(
+                starts_at=row.starts_at, ends_at=row.ends_at, lifted_at=row.lifted_at, now=now
+            ),
+        )
+        for row, person in session.execute(query).all()
+    ]
+    rows.sort(key=lambda w: (not w.active, -w.prohibition.starts_at.timestamp(), -w.prohibition.id))
+    return rows

@@ -200,9 +200,13 @@ def advance_problem(current: ErpoStage | None, target: ErpoStage) -> str:
     """Why an order in ``current`` cannot move to ``target`` ("" when it can). Stages
     may be skipped forward (not every petition has an ex parte order), never backwards."""
     if current is not None and ERPO_STAGES.index(target) <= ERPO_STAGES.index(current):
-        later = [s.value for s in ERPO_STAGES[ERPO_STAGES.index(current) + 1 :]]
-        allowed = ", ".join(later) if later else "none (the order has expired)"
-        return f"stage: the order is at {current.value}; it can move to {allowed}"
+        later = [
+            ERPO_STAGE_LABELS[s].lower() for s in ERPO_STAGES[ERPO_STAGES.index(current) + 1 :]
+        ]
+        allowed = "; ".join(later) if later else "none (the order has expired)"
+        return (
+            f"stage: the order is at {ERPO_STAGE_LABELS[current].lower()}; it can move to {allowed}"
+        )
     return ""
 
 

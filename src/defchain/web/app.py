@@ -31,9 +31,11 @@ from defchain.web.routes import (
     admin,
     api,
     audit_log,
+    case_erpo,
     case_lifecycle,
     case_records,
     firearm_laws,
+    firearms,
     home,
     meetings,
     notifications,
@@ -99,11 +101,13 @@ def create_app(
     app.include_router(api.router)
     for module in (signin, home, accounts, admin, routing, teams, audit_log, public, people_pages):
         app.include_router(module.router)
-    for module in (assessment_pages, case_lifecycle, case_records, meetings, firearm_laws):
+    case_modules = (assessment_pages, case_lifecycle, case_erpo, case_records, meetings)
+    for module in (*case_modules, firearm_laws):
         app.include_router(module.router)
     app.include_router(case_pages.router)
     for module in (report_import, triage_pages, reports, notifications):  # import before {id}
         app.include_router(module.router)
+    app.include_router(firearms.router)
     _install_csrf_cookie(app, secure=settings.secure_cookies)
     _install_error_pages(app)
     app.add_middleware(

@@ -32,28 +32,41 @@ i18n.install(templates.env)
 
 @dataclass(frozen=True)
 class NavItem:
-    """One link in the header navigation."""
+    """One link in the header navigation; ``group`` puts it in a drop-down menu."""
 
     label: str
     href: str
     permission: Permission | None
+    group: str = ""
 
 
+@dataclass(frozen=True)
+class NavGroup:
+    """A drop-down menu of the header navigation (USWDS submenu)."""
+
+    label: str
+    key: str
+    items: list[NavItem]
+
+
+ADMIN = "Administration"  # the drop-down of set-up pages, so the header fits one line
+ADMIN_J = Permission.ACCESS_JURISDICTION_WRITE
 NAV: list[NavItem] = [
     NavItem("Home", "/home", None),
     NavItem("Reports", "/reports", Permission.INTAKE_REPORT_READ),
     NavItem("Triage", "/triage", Permission.TRIAGE_REPORT_DECIDE),
     NavItem("Cases", "/cases", Permission.CASES_CASE_READ),
+    NavItem("Firearms", "/firearms", Permission.INTAKE_REPORT_READ),
     NavItem("New report", "/reports/new", Permission.INTAKE_REPORT_CREATE),
     NavItem("People", "/people/review", Permission.PEOPLE_PERSON_READ),
     NavItem("Teams", "/teams", Permission.ACCESS_TEAM_READ),
     NavItem("Firearm laws", "/reference/firearm-laws", Permission.REFERENCE_LAW_READ),
-    NavItem("Jurisdictions", "/admin/jurisdictions", Permission.ACCESS_JURISDICTION_WRITE),
-    NavItem("Agencies", "/admin/agencies", Permission.ACCESS_AGENCY_WRITE),
-    NavItem("Users", "/admin/users", Permission.ACCESS_USER_WRITE),
-    NavItem("Routing", "/admin/routing", Permission.TRIAGE_ROUTING_MANAGE),
-    NavItem("Deadlines", "/admin/deadlines", Permission.TRIAGE_ROUTING_MANAGE),
-    NavItem("Case settings", "/admin/case-settings", Permission.ACCESS_JURISDICTION_WRITE),
+    NavItem("Jurisdictions", "/admin/jurisdictions", ADMIN_J, ADMIN),
+    NavItem("Agencies", "/admin/agencies", Permission.ACCESS_AGENCY_WRITE, ADMIN),
+    NavItem("Users", "/admin/users", Permission.ACCESS_USER_WRITE, ADMIN),
+    NavItem("Routing", "/admin/routing", Permission.TRIAGE_ROUTING_MANAGE, ADMIN),
+    NavItem("Deadlines", "/admin/deadlines", Permission.TRIAGE_ROUTING_MANAGE, ADMIN),
+    NavItem("Case settings", "/admin/case-settings", ADMIN_J, ADMIN),
     NavItem("Audit log", "/audit", Permission.AUDIT_EVENT_READ),
     NavItem("Oversight", "/oversight", Permission.OVERSIGHT_SUMMARY_READ),
     NavItem("My account", "/account", Permission.ACCESS_ACCOUNT_MANAGE),
@@ -65,6 +78,22 @@ def nav_for(actor: Actor | None) -> list[NavItem]:
     if actor is None:
         return []
     return [i for i in NAV if i.permission is None or i.permission in actor.permissions]
+
+
+def nav_tree(actor: Actor | None) -> list[NavItem | NavGroup]:
+    """The navigation as shown: each grouped item inside its drop-down, placed where the
+    group's first item would be."""
+    shown: list[NavItem | NavGroup] = []
+    groups: dict[str, NavGroup] = {}
+    for item in nav_for(actor):
+        if not item.group:
+            shown.append(item)
+        elif item.group in groups:
+            groups[item.group].items.append(item)
+        else:
+            groups[item.group] = NavGroup(item.group, f"nav-{len(groups)}", [item])
+            shown.append(groups[item.group])
+    return shown
 
 
 def _current_nav(path: str, actor: Actor | None) -> str:
@@ -90,7 +119,8 @@ def render(
     seed = getattr(request.state, "csrf_seed", "")
     values: dict[str, Any] = {
         "actor": actor,
-        "nav": nav_for(actor),
+        "nav": nav_tree(actor),
+        "nav_links": nav_for(actor),  # the same links, flat (the home page's buttons)
         "current_path": request.url.path,
         "csrf_token": csrf_token(ctx.settings.secret_key, seed),
         "demo": ctx.settings.demo,

@@ -22,6 +22,7 @@ from tests.web.browser.test_browser_case_guardrails import check_guardrail_pages
 from tests.web.browser.test_browser_case_records import check_records_pages
 from tests.web.browser.test_browser_cases import check_case_pages
 from tests.web.browser.test_browser_firearm_laws import check_law_pages
+from tests.web.browser.test_browser_firearms import check_firearm_pages
 from tests.web.browser.test_browser_people import check_people_pages
 from tests.web.browser.test_browser_triage import check_triage_pages
 
@@ -336,6 +337,7 @@ def test_every_page_passes_axe_for_the_role_that_uses_it(
         check_routing_pages(admin, audit, ids)
         check_guardrail_pages(admin, audit, live)
         check_law_pages(admin, audit, live)
+        check_firearm_pages(admin, audit, live)
         _goto(admin, f"/teams/{ids['team']}")
         admin.locator("main form.usa-form").evaluate("f => { f.noValidate = true; }")
         admin.get_by_role("button", name="Add to team").click()

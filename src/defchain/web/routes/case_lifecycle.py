@@ -9,9 +9,7 @@ field, and the unit of work rolls back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,16 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from defchain.access import Actor, Agency, Jurisdiction, Permission, can, load_for, require
+from defchain.access import Actor, Agency, Jurisdiction, Permission, can, require
 from defchain.access import queries as access_queries
 from defchain.cases import Case, care, lifecycle, queries, rules
 from defchain.cases import settings as case_settings
 from defchain.cases.models import CarePlanItem, CheckIn
-from defchain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from defchain.errors import NotFound, ValidationFailed
 from defchain.people import firearms
-from defchain.web import report_forms as rf
+from defchain.web import case_forms
+from defchain.web.case_forms import CaseForm
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm
-from defchain.web.forms import domain_error_fields, form_values
+from defchain.web.forms import form_values
 from defchain.web.routes import cases as case_pages
 from defchain.web.templating import render_form
 
@@ -130,9 +129,7 @@ def _agencies(db: Session) -> list[Agency]:
 # --- form plumbing ---------------------------------------------------------------------------
 
 
-def _text(values: dict[str, Any], name: str) -> str:
-    value = values.get(name, "")
-    return value if isinstance(value, str) else ""
+_text = case_forms.text
 
 
 def _id(values: dict[str, Any], name: str, what: str) -> int:
@@ -149,51 +146,9 @@ def _days(values: dict[str, Any], name: str) -> int:
     return int(text)
 
 
-def _day_end(db: Session, case: Case, values: dict[str, Any], name: str) -> datetime:
-    """A date typed on the form, as the end of that day in the case's time zone."""
-    try:
-        day = date.fromisoformat(_text(values, name).strip())
-    except ValueError:
-        raise ValidationFailed(f"{name}: enter a date like 2026-03-31", field=name) from None
-    agency = db.get(Agency, case.agency_id)
-    tz = rf.zone(agency.jurisdiction.timezone if agency else None)
-    return datetime.combine(day, time(23, 59), tz).astimezone(UTC)
-
-
-@dataclass
-class _Form:
-    """One submitted form of the panel: the case it acts on and what was typed."""
-
-    request: Request
-    db: Session
-    actor: Actor
-    case: Case
-    values: dict[str, Any]
-
-    def text(self, name: str) -> str:
-        """A typed field ("" when absent)."""
-        return _text(self.values, name)
-
-    def act(self, form: str, work: Callable[[], object]) -> Response:
-        """Run one service call: back to the panel, or the page again naming the field
-        (``form`` tells the page which form to open with the errors)."""
-        try:
-            work()
-        except (NotFound, PermissionDenied):
-            raise
-        except DomainError as exc:
-            return case_pages._case_page(
-                self.request, self.db, self.actor, self.case, errors=domain_error_fields(exc),
-                values=self.values, active_form=form,
-                status=exc.status_code if 400 <= exc.status_code < 500 else 422,
-            )  # fmt: skip
-        return RedirectResponse(f"/cases/{self.case.id}#guardrails", status_code=303)
-
-
-def _form(request: Request, db: Session, actor: Actor, case_id: int, submitted: Any) -> _Form:
+def _form(request: Request, db: Session, actor: Actor, case_id: int, submitted: Any) -> CaseForm:
     """The case (the actor must be able to change it) and the submitted fields."""
-    case = load_for(db, actor, "case", case_id, P.CASES_CASE_UPDATE)
-    return _Form(request, db, actor, case, form_values(submitted))
+    return case_forms.case_form(request, db, actor, case_id, submitted, "guardrails")
 
 
 # --- status, closing, re-opening -------------------------------------------------------------
@@ -292,10 +247,7 @@ def schedule_checkins(
     f, now = _form(request, db, actor, case_id, submitted), ctx.clock.now()
 
     def work() -> object:
-        if f.text("plan") == "default":
-            dates = rules.default_checkins(now)
-        else:
-            dates = [_day_end(db, f.case, f.values, "due_on")]
+        dates = rules.default_checkins(now) if f.text("plan") == "default" else [f.day("due_on")]
         owner = _id(f.values, "owner_user_id", "an owner") if f.text("owner_user_id") else None
         return lifecycle.schedule_checkins(
             db, actor, f.case, dates=dates, owner_user_id=owner, now=now

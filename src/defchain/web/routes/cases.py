@@ -28,7 +28,7 @@ from defchain.web import report_forms as rf
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
 from defchain.web.forms import domain_error_fields, form_values, parse
 from defchain.web.routes import assessment as assessment_pages
-from defchain.web.routes import case_lifecycle, case_records, firearm_laws
+from defchain.web.routes import case_erpo, case_lifecycle, case_records, firearm_laws
 from defchain.web.templating import render
 
 router = APIRouter()
@@ -227,6 +227,7 @@ def _case_page(
         **case_lifecycle.context(db, actor, case, now),
         **case_records.context(db, actor, case),
         **firearm_laws.case_options_context(db, actor, case),
+        **case_erpo.context(db, actor, case, now),
     }
     return render(request, "cases/case.html", context, status_code=status)
 

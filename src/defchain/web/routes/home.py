@@ -7,6 +7,8 @@ from starlette.responses import Response
 
 from defchain.access import Agency, Permission, can, queries, require
 from defchain.cases import oversight as case_oversight
+from defchain.firearms import queries as firearm_queries
+from defchain.firearms.rules import ERPO_STAGE_LABELS
 from defchain.web.deps import Ctx, CurrentActor, Db
 from defchain.web.templating import render
 
@@ -32,5 +34,11 @@ def oversight(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Respon
     require(actor, Permission.OVERSIGHT_SUMMARY_READ)
     now = ctx.clock.now()
     summary = queries.summary(db, now=now)
-    cases = case_oversight.counts(db, now=now)
-    return render(request, "oversight.html", {"summary": summary, "cases": cases})
+    context = {
+        "summary": summary,
+        "cases": case_oversight.counts(db, now=now),
+        # Counted over every agency: figures only, never an order or a report.
+        "firearms": firearm_queries.dashboard(db, None, now),
+        "STAGE_LABELS": {str(k): v for k, v in ERPO_STAGE_LABELS.items()},
+    }
+    return render(request, "oversight.html", context)

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from defchain import cases
 from defchain.access import Actor, Agency, Permission, can, load_for, require
 from defchain.errors import DomainError, NotFound
+from defchain.firearms import watch
 from defchain.intake import CHANNEL_LABELS, KIND_LABELS, Report
 from defchain.people import Person, PersonChange, ReportLink, queries, service
 from defchain.people.identifiers import KIND_LABELS as IDENTIFIER_LABELS
@@ -268,6 +269,7 @@ def _person_page(
         "active_form": active_form,
         "notice": notice or {},
         "KINDS": [str(k) for k in Kind],
+        "on_watch": watch.on_watch(db, model.person.id, request.app.state.ctx.clock.now()),
         "cases": cases.cases_of_person(db, actor, model.person.id)
         if can(actor, P.CASES_CASE_READ)
         else None,

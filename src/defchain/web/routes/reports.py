@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from defchain import notify
 from defchain.access import Actor, Agency, Jurisdiction, Permission, User, can, load_for, require
 from defchain.errors import DomainError, NotFound, ValidationFailed
+from defchain.firearms import service as firearm_followups
 from defchain.intake import (
     CHANNEL_LABELS,
     KIND_LABELS,
@@ -222,6 +223,7 @@ def _report_page(
         "staff_names": staff,
         "timeline": queries.timeline(db, report),
         "may_update": can(actor, P.INTAKE_REPORT_UPDATE, report),
+        "followup": firearm_followups.followup_of_report(db, report.id),
         "people": people_queries.for_report(db, report.id)
         if can(actor, P.PEOPLE_PERSON_READ)
         else None,

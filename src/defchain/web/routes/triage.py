@@ -33,6 +33,7 @@ from defchain.access import queries as access_queries
 from defchain.cases import Case, CaseTask, CheckIn
 from defchain.chain.sweep import ROLE_LABELS as ESCALATION_ROLES
 from defchain.errors import DomainError, NotFound
+from defchain.firearms import ErpoOrder, FollowUp
 from defchain.intake import KIND_LABELS, Report
 from defchain.intake.rules import Status
 from defchain.ledger import ChainAlert, ChainLink
@@ -677,29 +678,46 @@ def acknowledge_handoff(
 # --- the chain's breaks ----------------------------------------------------------------------
 
 
+# Late links whose record is a case's (tasks, check-ins, ERPO stages) or a report's.
+CASE_LINKS = ("task", "checkin", "erpo")
+REPORT_LINKS = ("report", "followup")
+BREAK_SUBJECT_LABELS = {"task": "Task", "checkin": "Check-in", "erpo": "ERPO"}
+
+
 @router.get("/chain/breaks")
 def breaks(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
     """Every late link the actor may see, most overdue first, with the escalations sent."""
     require(actor, P.CHAIN_BREAK_READ)
     now = ctx.clock.now()
-    # A late task or check-in belongs to its case: whoever may read the case sees it.
+    # A late task, check-in or ERPO stage belongs to its case: whoever may read the case
+    # sees it. A late step of a firearm follow-up belongs to its report.
     task = and_(ChainLink.subject_type == "task", CaseTask.id == ChainLink.subject_id)
     checkin = and_(ChainLink.subject_type == "checkin", CheckIn.id == ChainLink.subject_id)
-    case_work = ChainLink.subject_type.in_(("task", "checkin"))
-    others = (
-        ChainLink.subject_type.not_in(("report", "task", "checkin")) if actor.is_admin else false()
-    )
+    order = and_(ChainLink.subject_type == "erpo", ErpoOrder.id == ChainLink.subject_id)
+    followup = and_(ChainLink.subject_type == "followup", FollowUp.id == ChainLink.subject_id)
+    case_work = ChainLink.subject_type.in_(CASE_LINKS)
+    of_report = ChainLink.subject_type.in_(REPORT_LINKS)
+    known = (*CASE_LINKS, *REPORT_LINKS)
+    others = ChainLink.subject_type.not_in(known) if actor.is_admin else false()
     query = (
         ledger.breaks_query(now)
+        .outerjoin(FollowUp, followup)
         .outerjoin(
-            Report, and_(ChainLink.subject_type == "report", Report.id == ChainLink.subject_id)
+            Report,
+            or_(
+                and_(ChainLink.subject_type == "report", Report.id == ChainLink.subject_id),
+                and_(ChainLink.subject_type == "followup", Report.id == FollowUp.report_id),
+            ),
         )
         .outerjoin(CaseTask, task)
         .outerjoin(CheckIn, checkin)
-        .outerjoin(Case, Case.id == func.coalesce(CaseTask.case_id, CheckIn.case_id))
+        .outerjoin(ErpoOrder, order)
+        .outerjoin(
+            Case, Case.id == func.coalesce(CaseTask.case_id, CheckIn.case_id, ErpoOrder.case_id)
+        )
         .where(
             or_(
-                and_(ChainLink.subject_type == "report", visible(actor, P.INTAKE_REPORT_READ)),
+                and_(of_report, Report.id.is_not(None), visible(actor, P.INTAKE_REPORT_READ)),
                 and_(case_work, Case.id.is_not(None), visible(actor, P.CASES_CASE_READ)),
                 others,
             )
@@ -728,15 +746,21 @@ def breaks(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
         "late": {r.id: how_late(now - r.due_at) for r in rows if r.due_at is not None},
         "local": lambda moment: rf.local_time(moment, tz),
         "LINK_LABELS": ledger.LINK_LABELS,
+        "SUBJECT_LABELS": BREAK_SUBJECT_LABELS,
         "ROLES": ESCALATION_ROLES,
     }
     return render(request, "triage/breaks.html", context)
 
 
 def _cases_of_links(db: Session, rows: list[ChainLink]) -> dict[int, int]:
-    """Link id -> the case a late task or check-in belongs to."""
+    """Link id -> the case a late task, check-in or ERPO stage belongs to."""
     out: dict[int, int] = {}
-    for subject_type, model in (("task", CaseTask), ("checkin", CheckIn)):
+    models: tuple[tuple[str, Any], ...] = (
+        ("task", CaseTask),
+        ("checkin", CheckIn),
+        ("erpo", ErpoOrder),
+    )
+    for subject_type, model in models:
         ids = {r.subject_id: r.id for r in rows if r.subject_type == subject_type}
         if ids:
             for item_id, case_id in db.execute(
