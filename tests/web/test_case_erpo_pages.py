@@ -18,6 +18,7 @@ from defchain import cases, firearms
 from defchain.access import Grant
 from defchain.audit import AuditEvent
 from defchain.cases import Case
+from defchain.errors import ValidationFailed
 from defchain.firearms import ErpoOrder, SurrenderedFirearm
 from defchain.people import Person
 from tests.web.conftest import field_errors
@@ -363,3 +364,106 @@ def test_an_order_of_another_case_is_not_found(
         assert response.status_code == 404, action
     db.refresh(order)
     assert order.stage == "petition_drafted"
+
+
+def surrendered(db: Session, cast: Any, clock: Any, case: Case, subject: Person) -> ErpoOrder:
+    """An order served and surrendered (one handgun, receipt R-1) today."""
+    order = start(db, cast, clock, case, subject)
+    at_final_order(db, cast, clock, order, 365)
+    firearms.record_surrender(
+        db, cast.actor("lead_a"), order, receipt="R-1", at=clock.now(), now=clock.now(),
+        firearms=[firearms.FirearmIn("Handgun", "Acme", "SN-1", "Property room")],
+    )  # fmt: skip
+    return order
+
+
+def test_firearms_surrendered_later_join_the_inventory_with_their_receipt(
+    browser_for: Any, cast: Any, db: Session, clock: Any, case: Case, subject: Person
+) -> None:
+    order = surrendered(db, cast, clock, case, subject)
+    lead = browser_for(cast.lead_a.id)
+    page = lead.get(f"/cases/{case.id}").text
+    assert f'action="/cases/{case.id}/erpo/{order.id}/inventory"' in page
+    day = (clock.now() + DAY).date().isoformat()
+    response = lead.form(f"/cases/{case.id}/erpo/{order.id}/inventory", {
+        "firearms.0.type": "Rifle", "firearms.0.stored_at": "Licensed dealer",
+        "firearms.1.type": "Shotgun", "firearms.1.make": "Example", "firearms.1.stored_at": "Vault",
+        "receipt": "R-2 (found at the cabin)", "received_on": day,
+    })  # fmt: skip
+    assert response.status_code == 303, field_errors(response.text)
+    db.refresh(order)
+    inventory = firearms.erpo.inventory(db, order)
+    assert [f.type for f in inventory] == ["Handgun", "Rifle", "Shotgun"]
+    assert order.receipt == "R-1\nR-2 (found at the cabin)"
+    tags = db.scalars(select(AuditEvent.tag).where(AuditEvent.subject_id == order.id)).all()
+    assert "firearms:erpo:inventory_added" in tags
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"receipt": "R-2", "received_on": "2030-01-01"}, "Firearms surrendered"),
+        (
+            {"firearms.0.type": "Rifle", "receipt": "R-2", "received_on": "2030-01-01"},
+            "Firearm 1: where stored",
+        ),
+        (
+            {
+                "firearms.0.type": "Rifle",
+                "firearms.0.stored_at": "Vault",
+                "receipt": "",
+                "received_on": "2030-01-01",
+            },
+            "Receipt",
+        ),
+        (
+            {
+                "firearms.0.type": "Rifle",
+                "firearms.0.stored_at": "Vault",
+                "receipt": "R-2",
+                "received_on": "2000-01-01",
+            },
+            "Received on",
+        ),
+        (
+            {
+                "firearms.0.type": "Rifle",
+                "firearms.0.stored_at": "Vault",
+                "receipt": "R-2",
+                "received_on": "soon",
+            },
+            "Received on",
+        ),
+    ],
+)
+def test_a_bad_later_surrender_names_the_field_and_adds_nothing(
+    browser_for: Any,
+    cast: Any,
+    db: Session,
+    clock: Any,
+    case: Case,
+    subject: Person,
+    data: dict[str, str],
+    field: str,
+) -> None:
+    order = surrendered(db, cast, clock, case, subject)
+    before = db.scalar(select(func.count()).select_from(SurrenderedFirearm))
+    response = browser_for(cast.lead_a.id).form(f"/cases/{case.id}/erpo/{order.id}/inventory", data)
+    assert response.status_code == 422
+    assert any(line.startswith(f"{field}:") for line in summary(response.text)), summary(
+        response.text
+    )
+    assert db.scalar(select(func.count()).select_from(SurrenderedFirearm)) == before
+    db.refresh(order)
+    assert order.receipt == "R-1"
+
+
+def test_firearms_cannot_be_added_before_the_surrender(
+    cast: Any, db: Session, clock: Any, case: Case, subject: Person
+) -> None:
+    order = start(db, cast, clock, case, subject)
+    with pytest.raises(ValidationFailed, match="record the surrender first"):
+        firearms.add_firearms(
+            db, cast.actor("lead_a"), order, receipt="R", at=clock.now(), now=clock.now(),
+            firearms=[firearms.FirearmIn("Rifle", "", "", "Vault")],
+        )  # fmt: skip

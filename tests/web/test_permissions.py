@@ -629,6 +629,10 @@ MATRIX += [
           "receipt": "R-1", "surrendered_on": "2026-01-06"}),
     Case("POST", "/cases/{case_id}/erpo/{order_id}/renew", "/cases/{case}/erpo/{erpo}/renew",
          GUARD_WORKERS, {"expires_on": "2027-06-30"}),
+    Case("POST", "/cases/{case_id}/erpo/{order_id}/inventory",
+         "/cases/{case}/erpo/{erpo_surrendered}/inventory", GUARD_WORKERS,
+         {"firearms.0.type": "Rifle", "firearms.0.stored_at": "Vault", "receipt": "R-2",
+          "received_on": "2030-01-06"}),
     Case("POST", "/cases/{case_id}/erpo/{order_id}/return-date",
          "/cases/{case}/erpo/{erpo}/return-date", GUARD_WORKERS, {"return_on": "2027-07-01"}),
 ]  # fmt: skip
@@ -804,8 +808,8 @@ def guardrail_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
 
 
 def erpo_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
-    """An ERPO on the records case about its subject (``guardrail_records``), served,
-    its final order in force for a year."""
+    """Two ERPOs on the records case about its subject (``guardrail_records``): one
+    served, its final order in force for a year; one whose firearms were surrendered."""
     lead, now = cast.actor("lead_a"), clock.now()
     case = db.scalars(select(cases.Case).where(cases.Case.title == "Threats at the game")).one()
     (subject,) = cases.subjects_of(db, case)
@@ -814,7 +818,12 @@ def erpo_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:
         db, lead, order, stage="final_order", at=now, now=now, expires_at=now + timedelta(days=365)
     )
     firearms.advance(db, lead, order, stage="served", at=now, now=now)
-    return {"erpo": order.id}
+    second = firearms.create_order(db, lead, case_id=case.id, person_id=subject.id, at=now, now=now)
+    firearms.record_surrender(
+        db, lead, second, receipt="R-1", at=now, now=now,
+        firearms=[firearms.FirearmIn("Handgun", "", "", "Property room")],
+    )  # fmt: skip
+    return {"erpo": order.id, "erpo_surrendered": second.id}
 
 
 def followup_records(cast: Any, db: Any, clock: Any) -> dict[str, int]:

@@ -5,6 +5,7 @@ and the ``on_watch`` person fact with triage."""
 from defchain.firearms import erpo, queries, service, watch
 from defchain.firearms.erpo import (
     FirearmIn,
+    add_firearms,
     advance,
     create_order,
     record_surrender,
@@ -61,6 +62,7 @@ __all__ = [
     "ProhibitionKind",
     "Step",
     "SurrenderedFirearm",
+    "add_firearms",
     "add_prohibition",
     "advance",
     "complete_step",

@@ -300,9 +300,37 @@ def record_surrender(
 ) -> list[SurrenderedFirearm]:
     """Record the surrender: the inventory (type, make, serial number, where stored)
     and the receipt; the order moves to ``surrendered``."""
+    text = _receipt(receipt)
+    rows = _inventory_rows(firearms, at)
+    advance(session, actor, order, stage=ErpoStage.SURRENDERED, at=at, now=now)
+    order.receipt = text
+    for row in rows:
+        row.order_id = order.id
+    session.add_all(rows)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "firearms:erpo:surrendered",
+        order,
+        {
+            "firearms": [None, len(rows)],
+            "receipt": [None, text],
+        },
+        now,
+    )
+    return rows
+
+
+def _receipt(receipt: str) -> str:
     text = (receipt or "").strip()
     if not text or len(text) > MAX_NOTE:
         raise ValidationFailed("receipt: the receipt given (its number or text)", field="receipt")
+    return text
+
+
+def _inventory_rows(firearms: Sequence[FirearmIn], at: datetime) -> list[SurrenderedFirearm]:
+    """The inventory's rows (not yet added), each with its type and where it is stored."""
     rows: list[SurrenderedFirearm] = []
     for index, item in enumerate(firearms):
         if not item.type.strip():
@@ -320,21 +348,42 @@ def record_surrender(
                 received_at=at,
             )
         )
-    advance(session, actor, order, stage=ErpoStage.SURRENDERED, at=at, now=now)
-    order.receipt = text
+    return rows
+
+
+def add_firearms(
+    session: Session,
+    actor: Actor,
+    order: ErpoOrder,
+    *,
+    firearms: Sequence[FirearmIn],
+    receipt: str,
+    at: datetime,
+    now: datetime,
+) -> list[SurrenderedFirearm]:
+    """Firearms surrendered after the first surrender (found later, held elsewhere):
+    added to the inventory with their own receipt, appended to the order's."""
+    _case(session, actor, order.case_id)
+    if order.surrendered_at is None or ErpoStage(order.stage) is not ErpoStage.SURRENDERED:
+        raise ValidationFailed("stage: record the surrender first", field="stage")
+    if not firearms:
+        raise ValidationFailed("firearms: list at least one firearm surrendered", field="firearms")
+    if at < order.surrendered_at:
+        raise ValidationFailed("at: before the first surrender", field="at")
+    text = _receipt(receipt)
+    rows = _inventory_rows(firearms, at)
     for row in rows:
         row.order_id = order.id
     session.add_all(rows)
+    order.receipt = f"{order.receipt}\n{text}" if order.receipt else text
+    order.updated_at = now
     session.flush()
     _audit(
         session,
         actor,
-        "firearms:erpo:surrendered",
+        "firearms:erpo:inventory_added",
         order,
-        {
-            "firearms": [None, len(rows)],
-            "receipt": [None, text],
-        },
+        {"firearms": [None, len(rows)], "receipt": [None, text]},
         now,
     )
     return rows

@@ -63,6 +63,7 @@ FIELD_NAMES = {
     "receipt": "Receipt",
     "surrendered_on": "Surrendered on",
     "return_on": "Return of firearms on",
+    "received_on": "Received on",
     **{
         f"firearms.{index}.{name}": f"Firearm {index + 1}: {label}"
         for index in range(MAX_INVENTORY_ROWS)
@@ -112,6 +113,7 @@ def _order_view(
     may_renew, may_return = current in IN_FORCE, order.surrendered_at is not None
     forms = {"stage": bool(moves), "surrender": may_surrender, "renew": may_renew}
     forms["return"] = may_return
+    forms["more"] = current is ErpoStage.SURRENDERED  # firearms surrendered later
     view: dict[str, Any] = {
         **shown,
         "stages": stages,
@@ -326,3 +328,28 @@ def return_date(
         return erpo.set_return_date(db, actor, order, return_at=when, now=ctx.clock.now())
 
     return f.act(f"erpo-{order.id}-return", work, rename={"return_at": "return_on"})
+
+
+@router.post("/cases/{case_id}/erpo/{order_id}/inventory")
+def add_to_inventory(
+    request: Request,
+    db: Db,
+    ctx: Ctx,
+    actor: CurrentActor,
+    case_id: int,
+    order_id: int,
+    submitted: SubmittedForm,
+) -> Response:
+    """Firearms surrendered after the first surrender: the rows (as on the surrender
+    form), their ``receipt`` and the day they were received (``received_on``)."""
+    f = _form(request, db, actor, case_id, submitted)
+    order = f.order(order_id)
+
+    def work() -> object:
+        firearms = _firearms(f.values)
+        return erpo.add_firearms(
+            db, actor, order, firearms=firearms, receipt=f.text("receipt"),
+            at=f.day("received_on"), now=ctx.clock.now(),
+        )  # fmt: skip
+
+    return f.act(f"erpo-{order.id}-more", work, rename={"at": "received_on"})
