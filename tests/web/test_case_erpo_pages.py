@@ -395,7 +395,11 @@ def test_firearms_surrendered_later_join_the_inventory_with_their_receipt(
     inventory = firearms.erpo.inventory(db, order)
     assert [f.type for f in inventory] == ["Handgun", "Rifle", "Shotgun"]
     assert order.receipt == "R-1\nR-2 (found at the cabin)"
-    tags = db.scalars(select(AuditEvent.tag).where(AuditEvent.subject_id == order.id)).all()
+    tags = db.scalars(
+        select(AuditEvent.tag).where(
+            AuditEvent.subject_type == "erpo", AuditEvent.subject_id == str(order.id)
+        )
+    ).all()
     assert "firearms:erpo:inventory_added" in tags
 
 
