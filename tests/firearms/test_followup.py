@@ -250,3 +250,18 @@ def test_a_denial_linked_in_the_same_pass_as_its_triage_starts_its_follow_up(
     followup = followup_of_report(db, report.id)
     assert followup is not None and followup.status == FollowUpStatus.OPEN.value
     assert set(followup_links(db, followup)) == set(STEP_LINKS)
+
+
+def test_the_window_counts_from_receipt_not_from_the_link(
+    db: Session, cast: Cast, clock: FrozenClock
+) -> None:
+    """A denial that waited two days for a person to be found is due a day later, not
+    three: the agency's window runs from when the notice arrived."""
+    report = denial(db, cast, clock)
+    received = report.received_at
+    clock.advance(days=2)
+    link_and_follow(db, clock, report, person(db, clock))
+    followup = followup_of_report(db, report.id)
+    assert followup is not None
+    assert followup.due_at == received + timedelta(days=3)
+    assert all(row.due_at == followup.due_at for row in followup_links(db, followup).values())

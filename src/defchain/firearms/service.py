@@ -4,10 +4,10 @@ purchase attempt is followed up, step by step, each step a link of the chain.
 When the report is linked to a person who is the subject of a case (open, monitored or
 closed), the cases tripwire has already re-opened the case (or told its lead) in the
 same transaction; the follow-up only records that the case took it (status ``case``).
-Otherwise a follow-up opens with a due date set by the agency's policy
-(``FirearmPolicy.followup_days``) and four links (subject ``followup``): deconflict,
-prior reports, decide, outcome, all due then. A step done late is a break the sweep
-escalates like any other.
+Otherwise a follow-up opens, due ``FirearmPolicy.followup_days`` (the agency's policy)
+after the report was received, with four links (subject ``followup``): deconflict, prior
+reports, decide, outcome, all due then. A step done late is a break the sweep escalates
+like any other.
 
 Functions flush and never commit; audit events are written in the same transaction.
 """
@@ -163,7 +163,7 @@ def start_followup(
         session.add(followup)
         session.flush()
         if case is None:
-            _open_links(session, followup, now)
+            _open_links(session, followup, report.received_at, now)
         _record(
             session,
             None,
@@ -192,8 +192,10 @@ def start_followup(
     return followup
 
 
-def _open_links(session: Session, followup: FollowUp, now: datetime) -> None:
-    followup.due_at = followup_due(now, policy_days(session, followup.agency_id))
+def _open_links(session: Session, followup: FollowUp, received_at: datetime, now: datetime) -> None:
+    """The four step links, due the agency's window after the notice was received (not
+    after the link: a denial that waited in person review is no less urgent)."""
+    followup.due_at = followup_due(received_at, policy_days(session, followup.agency_id))
     for step in STEPS:
         ledger.open_link(
             session,
