@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from defchain import cases, ledger
-from defchain.cases import Case, CaseTask
+from defchain.cases import Case, CaseTask, care
 from defchain.cases.lifecycle import schedule_checkins
 from defchain.chain.sweep import CASE_WORK_ESCALATE_EVERY, escalation_chain, sweep
 from defchain.clock import FrozenClock
@@ -167,3 +167,39 @@ def test_without_a_team_lead_the_agency_administrators_hear_after_the_lead(
         ("owner", [cast.analyst_a.id]),
         ("admin", [cast.admin.id]),
     ]
+
+
+def test_a_missed_care_review_escalates_and_a_review_opens_the_next_link(
+    db: Session, cast: Cast, clock: FrozenClock, case: Case
+) -> None:
+    """A chronic case's care-plan review is a link owned by the case's lead: missed, it
+    escalates like a check-in; recorded, its link is done and the next review's opens;
+    taken off the plan, nothing is left open."""
+    lead = cast.actor("member_b")
+    care.set_chronic(db, lead, case, chronic=True, reason="After a 72-hour hold", now=clock.now())
+    item = care.add_care_item(
+        db, lead, case, kind="followup_made", agency_id=cast.agency_b.id,
+        review_every_days=7, now=clock.now(),
+    )  # fmt: skip
+    [first] = ledger.links_for(db, subject_type="care", subject_id=item.id)
+    assert (first.link, first.due_at, first.owner_user_id) == (
+        "reviewed", item.next_review_at, cast.member_b.id,
+    )  # fmt: skip
+    clock.advance(days=7, minutes=5)
+    sweep(db, now=clock.now())
+    [missed] = breaks_to(db, cast.member_b.id)
+    assert missed.subject == (
+        f"Late: care-plan review #{item.id} on case #{case.id} is overdue (assigned to you)"
+    )
+    assert missed.link == f"/cases/{case.id}"
+    clock.advance(days=1)
+    sweep(db, now=clock.now())
+    assert steps(db, first) == [(0, "owner"), (1, "team_lead")]
+
+    care.update_care_item(db, lead, case, item, answer="yes", now=clock.now())
+    links = ledger.links_for(db, subject_type="care", subject_id=item.id)
+    assert [link.done_at is not None for link in links] == [True, False]
+    assert links[1].due_at == clock.now() + timedelta(days=7)
+    care.deactivate_care_item(db, lead, case, item, reason="Attending regularly", now=clock.now())
+    links = ledger.links_for(db, subject_type="care", subject_id=item.id)
+    assert all(link.done_at is not None for link in links)

@@ -295,3 +295,21 @@ def test_only_administrators_reach_case_settings(browser_for: Any, cast: Any) ->
         client = browser_for(cast.user(name).id)
         assert client.get("/admin/case-settings").status_code == 403
         assert 'href="/admin/case-settings"' not in client.get("/home").text
+
+
+def test_a_missed_care_review_shows_among_the_late_steps_to_case_readers(
+    browser_for: Any, cast: Any, db: Session, clock: Any, case: Case
+) -> None:
+    lead = cast.actor("lead_a")
+    care.set_chronic(db, lead, case, chronic=True, reason="Long-term plan", now=clock.now())
+    item = care.add_care_item(
+        db, lead, case, kind="medication", agency_id=cast.agency_a.id, review_every_days=14,
+        now=clock.now(),
+    )  # fmt: skip
+    clock.advance(days=15)
+    page = browser_for(cast.lead_a.id).get("/chain/breaks").text
+    table = page.split('id="chain-breaks"', 1)[1].split("</table>", 1)[0]
+    assert f'href="/cases/{case.id}#guardrails"' in table
+    assert f"Care-plan review #{item.id} on case #{case.id}" in table
+    other = browser_for(cast.user_c.id).get("/chain/breaks").text
+    assert f"Care-plan review #{item.id}" not in other

@@ -6,6 +6,11 @@ date.
 A chronic case never closes by itself: nothing here (or anywhere) closes a case except
 ``lifecycle.close``, called for a person, through the same gate as every other case.
 Every write is audited (``cases:care:*``) in the caller's transaction and flushed.
+
+Each due review is a link of the chain (subject ``care``, link ``reviewed``, one per
+review: its ref is the due time), owned by the case's lead; a review recorded completes
+it and opens the next, so a missed review is a break the sweep escalates like a late
+task. An item taken off the plan (or a plan ended) closes its open link.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from defchain import audit
+from defchain import audit, ledger
 from defchain.access import Actor, Agency, Permission, require
 from defchain.cases import rules
 from defchain.cases.models import CarePlanItem, Case, CaseChange
@@ -25,6 +30,8 @@ from defchain.errors import Conflict, NotFound, ValidationFailed
 
 P = Permission
 SUBJECT = "case"
+CARE_SUBJECT = "care"  # the chain links of the items' reviews
+REVIEW_LINK = "reviewed"
 MAX_NOTE = 2000
 MAX_REVIEW_DAYS = 365
 # A review every 30 days unless the team says otherwise; the items after a hold are
@@ -93,6 +100,33 @@ def _new_item(
     )
 
 
+def _review_ref(item: CarePlanItem) -> str:
+    """One link per review: the review's due time names it."""
+    return item.next_review_at.isoformat()
+
+
+def _open_review(session: Session, case: Case, item: CarePlanItem, now: datetime) -> None:
+    ledger.open_link(
+        session,
+        subject_type=CARE_SUBJECT,
+        subject_id=item.id,
+        link=REVIEW_LINK,
+        ref=_review_ref(item),
+        due_at=item.next_review_at,
+        now=now,
+        agency_id=case.agency_id,
+        team_id=case.team_id,
+        owner_user_id=case.lead_user_id,
+    )
+
+
+def _end_reviews(session: Session, item: CarePlanItem, actor: Actor, now: datetime) -> None:
+    ledger.complete_open(
+        session, subject_type=CARE_SUBJECT, subject_id=item.id, now=now, by=actor.label,
+        user_id=actor.audit_id, note="not required: the item is off the plan",
+    )  # fmt: skip
+
+
 def set_chronic(
     session: Session,
     actor: Actor,
@@ -126,12 +160,16 @@ def set_chronic(
             for k in kinds
         ]  # fmt: skip
         session.add_all(touched)
+        session.flush()
+        for item in touched:
+            _open_review(session, case, item, now)
     else:
         touched = [item for item in care_items(session, case) if item.active]
         for item in touched:
             item.active = False
             item.updated_at = now
             item.updated_by_user_id = actor.audit_id
+            _end_reviews(session, item, actor, now)
     case.chronic = chronic
     session.add(
         CaseChange(
@@ -189,6 +227,7 @@ def add_care_item(
     item = _new_item(case, chosen, text or CARE_ITEM_LABELS[chosen], agency.id, days, actor, now)
     session.add(item)
     session.flush()
+    _open_review(session, case, item, now)
     changes: dict[str, object] = {
         "care_item_id": [None, item.id],
         "kind": [None, item.kind],
@@ -230,9 +269,15 @@ def update_care_item(
     if len(text) > MAX_NOTE:
         raise ValidationFailed(f"note: at most {MAX_NOTE} characters", field="note")
     before = {"answer": item.answer, "next_review_at": item.next_review_at.isoformat()}
+    ledger.complete(
+        session, subject_type=CARE_SUBJECT, subject_id=item.id, link=REVIEW_LINK,
+        ref=_review_ref(item), now=now, by=actor.label, user_id=actor.audit_id,
+        note=f"answer: {chosen.value}", agency_id=case.agency_id,
+    )  # fmt: skip
     item.answer = chosen.value
     item.note = text
     item.next_review_at = now + timedelta(days=item.review_every_days)
+    _open_review(session, case, item, now)
     item.updated_at = now
     item.updated_by_user_id = actor.audit_id
     session.flush()
@@ -254,6 +299,7 @@ def deactivate_care_item(
     item.active = False
     item.updated_at = now
     item.updated_by_user_id = actor.audit_id
+    _end_reviews(session, item, actor, now)
     session.flush()
     changes: dict[str, object] = {
         "care_item_id": [None, item.id],

@@ -4,10 +4,10 @@ Breaks are computed (``ledger.breaks_query``); the sweep only tells people. Each
 link escalates one step per ``escalate_every`` of its pace (the triage deadlines): step
 0 at the due time to the first person on its chain, then the next. The chain is the
 link's own owner, the owning agency's primary contact, its secondary contact, the team
-lead(s), then the agency head; people missing from it are skipped. A case's task or
-check-in escalates every ``CASE_WORK_ESCALATE_EVERY`` along its own chain: its owner,
-the case's lead, the team's leads (the agency's administrators when the case has no
-team lead). Every step sent is a
+lead(s), then the agency head; people missing from it are skipped. A case's task,
+check-in or care-plan review escalates every ``CASE_WORK_ESCALATE_EVERY`` along its own
+chain: its owner, the case's lead, the team's leads (the agency's administrators when
+the case has no team lead). Every step sent is a
 ``ChainAlert`` row (unique per link and step) and an audit event, so running the sweep
 twice sends nothing twice. It takes the audit chain's lock first, so two sweeps (two
 workers, or the command line beside the server) run one after the other.
@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 from defchain import audit, ledger
 from defchain.access import Actor, Agency, Role, User
 from defchain.cases import TASK_KIND_LABELS, Case, CaseTask, CheckIn, TaskKind
+from defchain.cases.care import CARE_SUBJECT
 from defchain.cases.lifecycle import CHECKIN_SUBJECT
+from defchain.cases.models import CarePlanItem
 from defchain.cases.service import TASK_SUBJECT
 from defchain.db import cached_get
 from defchain.firearms import ErpoOrder, remind_expiring
@@ -39,7 +41,7 @@ MAX_BREAKS = 5000
 # A late task or check-in climbs one step a day: case work is planned in days, not
 # minutes, and a lead needs a working day to chase the owner before the team lead hears.
 CASE_WORK_ESCALATE_EVERY = timedelta(hours=24)
-CASE_WORK = frozenset({TASK_SUBJECT, CHECKIN_SUBJECT})
+CASE_WORK = frozenset({TASK_SUBJECT, CHECKIN_SUBJECT, CARE_SUBJECT})
 ROLE_LABELS = {
     "owner": "assigned to you",
     "case_lead": "case lead",
@@ -83,12 +85,15 @@ def escalate_every(session: Session, link: ChainLink) -> timedelta:
 
 
 def case_of(session: Session, link: ChainLink) -> Case | None:
-    """The case a task's or check-in's link belongs to (``None`` for other links)."""
-    work: CaseTask | CheckIn | None = None
+    """The case a task's, check-in's or care-plan review's link belongs to (``None``
+    for other links)."""
+    work: CaseTask | CheckIn | CarePlanItem | None = None
     if link.subject_type == TASK_SUBJECT:
         work = cached_get(session, CaseTask, link.subject_id)
     elif link.subject_type == CHECKIN_SUBJECT:
         work = cached_get(session, CheckIn, link.subject_id)
+    elif link.subject_type == CARE_SUBJECT:
+        work = cached_get(session, CarePlanItem, link.subject_id)
     return cached_get(session, Case, work.case_id) if work is not None else None
 
 
@@ -200,6 +205,13 @@ def _case_work_message(
         kind = TASK_KIND_LABELS.get(TaskKind(task.kind), task.kind)
         subject = f"{prefix} task #{task.id} ({kind}) on case #{case.id} is overdue ({told})"
         return _Message(subject, f'Task "{task.title}" was due {due}.', path)
+    if link.subject_type == CARE_SUBJECT:
+        item = cached_get(session, CarePlanItem, link.subject_id)
+        title = item.title if item is not None else ""
+        subject = (
+            f"{prefix} care-plan review #{link.subject_id} on case #{case.id} is overdue ({told})"
+        )
+        return _Message(subject, f'The review of "{title}" was due {due}.', path)
     subject = f"{prefix} check-in #{link.subject_id} on case #{case.id} was missed ({told})"
     return _Message(subject, f"The monitoring check-in was due {due}.", path)
 

@@ -31,6 +31,7 @@ from defchain.access import (
 )
 from defchain.access import queries as access_queries
 from defchain.cases import Case, CaseTask, CheckIn
+from defchain.cases.models import CarePlanItem
 from defchain.chain.sweep import ROLE_LABELS as ESCALATION_ROLES
 from defchain.errors import DomainError, NotFound
 from defchain.firearms import ErpoOrder, FollowUp
@@ -679,9 +680,14 @@ def acknowledge_handoff(
 
 
 # Late links whose record is a case's (tasks, check-ins, ERPO stages) or a report's.
-CASE_LINKS = ("task", "checkin", "erpo")
+CASE_LINKS = ("task", "checkin", "erpo", "care")
 REPORT_LINKS = ("report", "followup")
-BREAK_SUBJECT_LABELS = {"task": "Task", "checkin": "Check-in", "erpo": "ERPO"}
+BREAK_SUBJECT_LABELS = {
+    "task": "Task",
+    "checkin": "Check-in",
+    "erpo": "ERPO",
+    "care": "Care-plan review",
+}
 
 
 @router.get("/chain/breaks")
@@ -689,11 +695,12 @@ def breaks(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
     """Every late link the actor may see, most overdue first, with the escalations sent."""
     require(actor, P.CHAIN_BREAK_READ)
     now = ctx.clock.now()
-    # A late task, check-in or ERPO stage belongs to its case: whoever may read the case
-    # sees it. A late step of a firearm follow-up belongs to its report.
+    # A late task, check-in, ERPO stage or care-plan review belongs to its case: whoever
+    # may read the case sees it. A late step of a firearm follow-up belongs to its report.
     task = and_(ChainLink.subject_type == "task", CaseTask.id == ChainLink.subject_id)
     checkin = and_(ChainLink.subject_type == "checkin", CheckIn.id == ChainLink.subject_id)
     order = and_(ChainLink.subject_type == "erpo", ErpoOrder.id == ChainLink.subject_id)
+    care = and_(ChainLink.subject_type == "care", CarePlanItem.id == ChainLink.subject_id)
     followup = and_(ChainLink.subject_type == "followup", FollowUp.id == ChainLink.subject_id)
     case_work = ChainLink.subject_type.in_(CASE_LINKS)
     of_report = ChainLink.subject_type.in_(REPORT_LINKS)
@@ -712,8 +719,13 @@ def breaks(request: Request, db: Db, ctx: Ctx, actor: CurrentActor) -> Response:
         .outerjoin(CaseTask, task)
         .outerjoin(CheckIn, checkin)
         .outerjoin(ErpoOrder, order)
+        .outerjoin(CarePlanItem, care)
         .outerjoin(
-            Case, Case.id == func.coalesce(CaseTask.case_id, CheckIn.case_id, ErpoOrder.case_id)
+            Case,
+            Case.id
+            == func.coalesce(
+                CaseTask.case_id, CheckIn.case_id, ErpoOrder.case_id, CarePlanItem.case_id
+            ),
         )
         .where(
             or_(
@@ -759,6 +771,7 @@ def _cases_of_links(db: Session, rows: list[ChainLink]) -> dict[int, int]:
         ("task", CaseTask),
         ("checkin", CheckIn),
         ("erpo", ErpoOrder),
+        ("care", CarePlanItem),
     )
     for subject_type, model in models:
         ids = {r.subject_id: r.id for r in rows if r.subject_type == subject_type}
