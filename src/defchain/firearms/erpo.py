@@ -35,6 +35,7 @@ from defchain.firearms.rules import (
     ErpoStage,
     ProhibitionKind,
     advance_problem,
+    may_add_firearms,
     needs_reminder,
     next_stage,
     stage_deadline,
@@ -120,9 +121,7 @@ def create_order(
     if person_id not in {s.id for s in subjects_of(session, case)}:
         raise ValidationFailed("person_id: choose a subject of the case", field="person_id")
     if state is None:
-        jurisdiction_id = jurisdiction_of(session, case)
-        place = session.get(Jurisdiction, jurisdiction_id) if jurisdiction_id else None
-        state = place.state if place is not None else ""
+        state = case_state(session, case)
     if len(state) != 2:
         raise ValidationFailed("state: a two-letter state code", field="state")
     order = ErpoOrder(
@@ -161,6 +160,14 @@ def create_order(
         now,
     )
     return order
+
+
+def case_state(session: Session, case: Case) -> str:
+    """The state of the case's jurisdiction, whose law a new order follows by default
+    ("" when the case has no jurisdiction)."""
+    jurisdiction_id = jurisdiction_of(session, case)
+    place = session.get(Jurisdiction, jurisdiction_id) if jurisdiction_id else None
+    return place.state if place is not None else ""
 
 
 def get_order(session: Session, order_id: int) -> ErpoOrder:
@@ -364,11 +371,11 @@ def add_firearms(
     """Firearms surrendered after the first surrender (found later, held elsewhere):
     added to the inventory with their own receipt, appended to the order's."""
     _case(session, actor, order.case_id)
-    if order.surrendered_at is None or ErpoStage(order.stage) is not ErpoStage.SURRENDERED:
+    if not may_add_firearms(ErpoStage(order.stage)):
         raise ValidationFailed("stage: record the surrender first", field="stage")
     if not firearms:
         raise ValidationFailed("firearms: list at least one firearm surrendered", field="firearms")
-    if at < order.surrendered_at:
+    if order.surrendered_at is not None and at < order.surrendered_at:
         raise ValidationFailed("at: before the first surrender", field="at")
     text = _receipt(receipt)
     rows = _inventory_rows(firearms, at)

@@ -222,6 +222,17 @@ def stage_deadline(
     return start + rule.within if start is not None else None
 
 
+def may_add_firearms(stage: ErpoStage) -> bool:
+    """Firearms surrendered later join the inventory while the order is at the
+    surrender (before it, the surrender form records them; after expiry, none)."""
+    return stage is ErpoStage.SURRENDERED
+
+
+def reached_late(at: datetime | None, due_at: datetime | None) -> bool:
+    """A stage that happened after the deadline the law set for it."""
+    return at is not None and due_at is not None and at > due_at
+
+
 def needs_reminder(
     *, stage: ErpoStage, expires_at: datetime | None, reminded_at: datetime | None, now: datetime
 ) -> bool:

@@ -18,13 +18,9 @@ from defchain.access import Actor, Agency, Permission, load_for
 from defchain.cases import Case
 from defchain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from defchain.web import report_forms as rf
-from defchain.web.forms import domain_error_fields, form_values
+from defchain.web.forms import domain_error_fields, field_text, form_values
 
-
-def text(values: dict[str, Any], name: str) -> str:
-    """A typed field, trimmed ("" when absent or not text)."""
-    value = values.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
+text = field_text
 
 
 def day_end(db: Session, case: Case, values: dict[str, Any], name: str) -> datetime:

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from defchain.errors import DomainError
+from defchain.errors import DomainError, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -101,3 +101,17 @@ def domain_error_fields(exc: DomainError) -> dict[str, str]:
 def error_summary(errors: dict[str, str]) -> list[str]:
     """Human sentences naming each field."""
     return [f"{FIELD_LABELS.get(k, k)}: {v}" for k, v in errors.items()]
+
+
+def field_text(values: dict[str, Any], name: str) -> str:
+    """A typed field, trimmed ("" when absent or not text)."""
+    value = values.get(name, "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def chosen_id(values: dict[str, Any], name: str, what: str) -> int:
+    """A record chosen on the form by its id; otherwise the field is named."""
+    text = field_text(values, name)
+    if not text.isdigit() or int(text) < 1:
+        raise ValidationFailed(f"{name}: choose {what}", field=name)
+    return int(text)

@@ -25,13 +25,20 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from defchain.access import Actor, Agency, Jurisdiction, Permission, can
+from defchain.access import Actor, Agency, Permission, can
 from defchain.cases import Case
 from defchain.cases import queries as case_queries
 from defchain.errors import NotFound, ValidationFailed
 from defchain.firearms import erpo, queries
 from defchain.firearms.models import ErpoOrder
-from defchain.firearms.rules import ERPO_STAGE_LABELS, IN_FORCE, STAGE_FIELD, ErpoStage
+from defchain.firearms.rules import (
+    ERPO_STAGE_LABELS,
+    IN_FORCE,
+    STAGE_FIELD,
+    ErpoStage,
+    may_add_firearms,
+    reached_late,
+)
 from defchain.web import case_forms
 from defchain.web import report_forms as rf
 from defchain.web.case_forms import CaseForm
@@ -89,13 +96,6 @@ def _zone(db: Session, case: Case) -> ZoneInfo:
     return rf.zone(agency.jurisdiction.timezone if agency else None)
 
 
-def _case_state(db: Session, case: Case) -> str:
-    """The state of the case's jurisdiction (what a new order defaults to)."""
-    jurisdiction_id = case_queries.jurisdiction_of(db, case)
-    place = db.get(Jurisdiction, jurisdiction_id) if jurisdiction_id else None
-    return place.state if place is not None else ""
-
-
 def _order_view(
     db: Session, actor: Actor, order: ErpoOrder, names: dict[int, str], now: datetime
 ) -> dict[str, Any]:
@@ -105,15 +105,12 @@ def _order_view(
     shown = queries.erpo_context(db, actor, order.id, now)
     current = ErpoStage(order.stage)
     moves = [(v, label) for v, label in shown["allowed"] if v != ErpoStage.SURRENDERED]
-    stages = [
-        {**s, "reached_late": bool(s["at"] and s["due_at"] and s["at"] > s["due_at"])}
-        for s in shown["stages"]
-    ]
+    stages = [{**s, "reached_late": reached_late(s["at"], s["due_at"])} for s in shown["stages"]]
     may_surrender = ErpoStage.SURRENDERED.value in {v for v, _ in shown["allowed"]}
     may_renew, may_return = current in IN_FORCE, order.surrendered_at is not None
     forms = {"stage": bool(moves), "surrender": may_surrender, "renew": may_renew}
     forms["return"] = may_return
-    forms["more"] = current is ErpoStage.SURRENDERED  # firearms surrendered later
+    forms["more"] = may_add_firearms(current)  # firearms surrendered later
     view: dict[str, Any] = {
         **shown,
         "stages": stages,
@@ -143,7 +140,7 @@ def context(db: Session, actor: Actor, case: Case, now: datetime) -> dict[str, A
         "erpo_orders": orders,
         "erpo_subjects": subjects,
         "erpo_may_update": can(actor, P.CASES_CASE_UPDATE, case),
-        "erpo_state": _case_state(db, case),
+        "erpo_state": erpo.case_state(db, case),
         "erpo_rows": INVENTORY_ROWS,
         "erpo_firearm_fields": FIREARM_FIELDS,
         "erpo_surrender_fields": _SURRENDER_FIELDS,

@@ -27,7 +27,7 @@ from defchain.people import firearms
 from defchain.web import case_forms
 from defchain.web.case_forms import CaseForm
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm
-from defchain.web.forms import form_values
+from defchain.web.forms import chosen_id, form_values
 from defchain.web.routes import cases as case_pages
 from defchain.web.templating import render_form
 
@@ -132,11 +132,7 @@ def _agencies(db: Session) -> list[Agency]:
 _text = case_forms.text
 
 
-def _id(values: dict[str, Any], name: str, what: str) -> int:
-    text = _text(values, name).strip()
-    if not text.isdigit() or int(text) < 1:
-        raise ValidationFailed(f"{name}: choose {what}", field=name)
-    return int(text)
+_id = chosen_id
 
 
 def _days(values: dict[str, Any], name: str) -> int:

@@ -29,7 +29,7 @@ from defchain.intake.rules import KIND_LABELS
 from defchain.people import Person
 from defchain.web import report_forms as rf
 from defchain.web.deps import Ctx, CurrentActor, Db, SubmittedForm, mark_rollback
-from defchain.web.forms import domain_error_fields, form_values
+from defchain.web.forms import chosen_id, domain_error_fields, field_text, form_values
 from defchain.web.templating import render
 
 router = APIRouter()
@@ -66,9 +66,8 @@ def _zone(db: Session, actor: Actor) -> ZoneInfo:
     return rf.zone(agency.jurisdiction.timezone if agency else None)
 
 
-def _text(values: dict[str, Any], name: str) -> str:
-    value = values.get(name, "")
-    return value if isinstance(value, str) else ""
+_text = field_text
+_id = chosen_id
 
 
 def _day(values: dict[str, Any], name: str, tz: ZoneInfo, *, end: bool = False) -> datetime:
@@ -80,13 +79,6 @@ def _day(values: dict[str, Any], name: str, tz: ZoneInfo, *, end: bool = False) 
         raise ValidationFailed(f"{name}: enter a date like 2026-03-31", field=name) from None
     moment = time(23, 59) if end else time(0, 0)
     return datetime.combine(day, moment, tz).astimezone(UTC)
-
-
-def _id(values: dict[str, Any], name: str, what: str) -> int:
-    text = _text(values, name).strip()
-    if not text.isdigit() or int(text) < 1:
-        raise ValidationFailed(f"{name}: choose {what}", field=name)
-    return int(text)
 
 
 def _problem(exc: DomainError) -> tuple[dict[str, str], int]:
